@@ -1,0 +1,1 @@
+"""The ``percept`` command line. Commands import their heavy dependencies lazily."""

@@ -1,0 +1,1 @@
+"""Prefect flows and tasks: ingest, train, evaluate, register, promote, retrain, schedule."""

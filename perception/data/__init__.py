@@ -1,0 +1,1 @@
+"""Data formats (MOTChallenge, COCO JSON), frame sources, and the synthetic scene generator."""

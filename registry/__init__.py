@@ -1,0 +1,1 @@
+"""Everything MLflow: model bundles, registration, aliases, the promotion ledger, rollback."""

@@ -1,0 +1,1 @@
+"""Long-running processes: the perception service and the control bridge."""
