@@ -17,7 +17,9 @@ from typing import Any
 import numpy as np
 
 
-def _frozen_array(name: str, value: Any, dtype: np.dtype, shape_tail: tuple[int, ...]) -> np.ndarray:
+def _frozen_array(
+    name: str, value: Any, dtype: np.dtype, shape_tail: tuple[int, ...], allow_nan: bool = False
+) -> np.ndarray:
     try:
         arr = np.array(value, dtype=dtype, copy=True)
     except (TypeError, ValueError) as exc:
@@ -27,8 +29,9 @@ def _frozen_array(name: str, value: Any, dtype: np.dtype, shape_tail: tuple[int,
     if arr.ndim != 1 + len(shape_tail) or arr.shape[1:] != shape_tail:
         want = "(N" + "".join(f", {d}" for d in shape_tail) + ")"
         raise ValueError(f"{name} must have shape {want}, got {arr.shape}")
-    if arr.dtype.kind == "f" and not np.all(np.isfinite(arr)):
-        bad = arr[~np.isfinite(arr)][0]
+    bad_mask = np.isinf(arr) if allow_nan else ~np.isfinite(arr)
+    if arr.dtype.kind == "f" and bad_mask.any():
+        bad = arr[bad_mask][0]
         raise ValueError(f"{name} must be finite, got {bad}")
     arr.setflags(write=False)
     return arr
@@ -91,9 +94,10 @@ class Tracks(Detections):
 
     track_id: (N,) int64, unique per tracker instance (one instance per stream).
     velocity: (N, 2) float32, box-centre velocity in pixels per second (vx, vy).
-    range_m:  optional (N,) float32, distance along the ground to the object, metres.
-    ttc_s:    optional (N,) float32, time to collision in seconds (``inf`` is not allowed:
-              an object that is not closing has NaN-free ``ttc_s`` left out, i.e. ``None``).
+    range_m:  optional (N,) float32, distance along the ground to the object, metres;
+              NaN where unknown (box bottom above the horizon, no calibration).
+    ttc_s:    optional (N,) float32, time to collision in seconds; NaN where the object is not
+              closing or too little history exists. ``inf`` is rejected: unknown is NaN.
     """
 
     track_id: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
@@ -113,7 +117,7 @@ class Tracks(Detections):
         for name in ("range_m", "ttc_s"):
             value = getattr(self, name)
             if value is not None:
-                arr = _frozen_array(name, value, np.float32, ())
+                arr = _frozen_array(name, value, np.float32, (), allow_nan=True)
                 _check_length(name, arr, n)
                 object.__setattr__(self, name, arr)
 
