@@ -1,0 +1,265 @@
+"""The micro-batcher: frames of all streams -> one batched ORT call -> per-stream trackers -> messages.
+
+    enqueue ──▶ bounded deque ──▶ worker (event loop) ──▶ ORT + trackers (one worker thread) ──▶ publish
+
+The worker takes the first waiting frame, waits at most ``batch_window_ms`` after its arrival for
+more (up to ``max_batch``), drops frames that already waited longer than the staleness budget, and
+runs the rest through one ``detect`` call. One worker thread keeps each stream's frames in arrival
+order, which is what the trackers need. Backpressure: when ``max_pending`` frames are queued the
+oldest queued frame is dropped (its caller gets 503): fresh frames matter more to control.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import deque
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any, Callable
+
+import numpy as np
+
+from perception.types import Detections, Tracks
+from services.perception.messages import PerceptionMessage
+from services.perception.metrics import ServiceMetrics
+from services.perception.model import LoadedModel, ModelManager
+from services.perception.settings import ServiceSettings
+from services.perception.streams import StreamState, build_message, camera_from_dict
+
+log = logging.getLogger("percept.service")
+
+
+class FrameRejected(Exception):
+    """A frame the service could not answer for: ``status`` is the HTTP code, the message a sentence."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+@dataclass
+class Job:
+    stream: StreamState
+    index: int
+    image: np.ndarray
+    capture_ts: float
+    arrival: float
+    future: asyncio.Future
+
+
+@dataclass
+class Result:
+    tracks: Tracks | None
+    ranges: tuple[np.ndarray, np.ndarray, np.ndarray] | None
+    error: str | None = None
+    births: int = 0
+    deaths: int = 0
+
+
+def default_tracker_factory(spec: dict[str, Any]) -> Any:
+    from perception.tracking import make_tracker
+
+    spec = dict(spec)
+    name = spec.pop("name", None) or "bytetrack"
+    return make_tracker(name, **spec)
+
+
+def _geometry() -> tuple[Callable, Callable]:
+    from perception.geometry import closing_speed_and_ttc, ground_range
+
+    return ground_range, closing_speed_and_ttc
+
+
+class Pipeline:
+    def __init__(
+        self,
+        *,
+        settings: ServiceSettings,
+        models: ModelManager,
+        metrics: ServiceMetrics,
+        tracker_factory: Callable[[dict[str, Any]], Any] = default_tracker_factory,
+    ) -> None:
+        self.settings = settings
+        self.models = models
+        self.metrics = metrics
+        self.streams: dict[str, StreamState] = {}
+        self.last_image: np.ndarray | None = None
+        self._tracker_factory = tracker_factory
+        self._queue: deque[Job] = deque()
+        self._wakeup = asyncio.Event()
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="percept-ort")
+        self._worker: asyncio.Task | None = None
+
+    # --- lifecycle -------------------------------------------------------------------------
+    def start(self) -> None:
+        _geometry()  # import once now, not inside the first frame's latency
+        self._worker = asyncio.get_running_loop().create_task(self._run_forever(), name="percept-batcher")
+
+    async def stop(self) -> None:
+        if self._worker is not None:
+            self._worker.cancel()
+            await asyncio.gather(self._worker, return_exceptions=True)
+        while self._queue:
+            job = self._queue.popleft()
+            if not job.future.done():
+                job.future.set_exception(FrameRejected(503, "the service is shutting down"))
+        for stream in self.streams.values():
+            stream.publish(None)
+        self._executor.shutdown(wait=True, cancel_futures=True)
+
+    # --- streams ---------------------------------------------------------------------------
+    def get_stream(self, stream_id: str, *, create: bool) -> StreamState | None:
+        stream = self.streams.get(stream_id)
+        if stream is None and create:
+            if len(self.streams) >= self.settings.max_streams:
+                raise FrameRejected(
+                    503, f"the service holds {len(self.streams)} streams already (max_streams); delete one first"
+                )
+            camera = camera_from_dict(self.settings.calibrations.get(stream_id))
+            stream = StreamState(stream_id, camera=camera, subscriber_queue=self.settings.subscriber_queue)
+            self.streams[stream_id] = stream
+            self.metrics.streams.set(len(self.streams))
+        return stream
+
+    def remove_stream(self, stream_id: str) -> bool:
+        stream = self.streams.pop(stream_id, None)
+        if stream is None:
+            return False
+        stream.publish(None)
+        self.metrics.forget_stream(stream_id)
+        self.metrics.streams.set(len(self.streams))
+        return True
+
+    # --- frames ----------------------------------------------------------------------------
+    def enqueue(self, stream_id: str, image: np.ndarray, capture_ts: float | None = None) -> asyncio.Future:
+        """Queue one (H, W, 3) uint8 BGR frame; the future resolves to its ``PerceptionMessage``."""
+        if self.models.current is None:
+            raise FrameRejected(503, f"no model is loaded yet: {self.models.last_error or 'loading'}")
+        stream = self.get_stream(stream_id, create=True)
+        now = time.time()
+        future = asyncio.get_running_loop().create_future()
+        job = Job(stream, stream.take_index(), image, now if capture_ts is None else capture_ts, now, future)
+        if len(self._queue) >= self.settings.max_pending:
+            self._drop(self._queue.popleft(), "backpressure", "the service is overloaded (queue full); frame dropped")
+        self._queue.append(job)
+        self._wakeup.set()
+        return future
+
+    def _drop(self, job: Job, reason: str, sentence: str) -> None:
+        job.stream.record_drop()
+        self.metrics.dropped.labels(job.stream.stream_id, reason).inc()
+        if not job.future.done():
+            job.future.set_exception(FrameRejected(503, sentence))
+
+    async def _run_forever(self) -> None:
+        while True:
+            try:
+                await self._run_once()
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # never let one bad batch stop the service
+                log.exception("batch failed")
+
+    async def _run_once(self) -> None:
+        while not self._queue:
+            self._wakeup.clear()
+            await self._wakeup.wait()
+        window = self.settings.batch_window_ms / 1000.0
+        deadline = self._queue[0].arrival + window
+        while len(self._queue) < self.settings.max_batch and time.time() < deadline:
+            self._wakeup.clear()
+            try:
+                await asyncio.wait_for(self._wakeup.wait(), timeout=max(0.0, deadline - time.time()))
+            except TimeoutError:
+                break
+        jobs: list[Job] = []
+        budget = self.settings.staleness_budget_ms / 1000.0
+        now = time.time()
+        while self._queue and len(jobs) < self.settings.max_batch:
+            job = self._queue.popleft()
+            if job.future.done():  # caller went away
+                continue
+            waited = now - job.arrival
+            if waited > budget:
+                self._drop(job, "stale", f"frame dropped: it waited {waited * 1000:.0f} ms > staleness budget")
+            else:
+                jobs.append(job)
+        if not jobs:
+            return
+        model = self.models.current  # read once: the whole batch uses one model
+        if model is None:
+            for job in jobs:
+                job.future.set_exception(FrameRejected(503, "no model is loaded"))
+            return
+        results = await asyncio.get_running_loop().run_in_executor(self._executor, self._process, model, jobs)
+        self.last_image = jobs[-1].image
+        self.metrics.batch_size.observe(len(jobs))
+        for job, result in zip(jobs, results):
+            self._publish(job, result, model)
+
+    # --- worker thread ---------------------------------------------------------------------
+    def _process(self, model: LoadedModel, jobs: list[Job]) -> list[Result]:
+        try:
+            detections = model.detector.detect([job.image for job in jobs])
+        except Exception as exc:  # isolate the bad frame: retry one by one
+            log.warning("batched detect failed (%s); retrying frames one by one", exc)
+            detections = [self._detect_one(model, job.image) for job in jobs]
+        ground_range, closing = _geometry()
+        results = []
+        for job, det in zip(jobs, detections):
+            if det is None:
+                results.append(Result(None, None, "the detector could not process this frame"))
+                continue
+            try:
+                tracker = job.stream.ensure_tracker(lambda: self._tracker_factory(model.tracker_spec))
+                tracks = tracker.update(det, timestamp=job.capture_ts)
+                ranges = job.stream.ranges_and_ttc(tracks, job.capture_ts, ground_range, closing)
+                job.stream.frames += 1
+                births, deaths = job.stream.births_and_deaths(
+                    tracks.track_id.tolist(), self.settings.track_forget_frames
+                )
+                results.append(Result(tracks, ranges, None, births, deaths))
+            except Exception as exc:
+                log.warning("stream %s frame %s failed: %s", job.stream.stream_id, job.index, exc)
+                results.append(Result(None, None, f"tracking failed on this frame: {exc}"))
+        return results
+
+    @staticmethod
+    def _detect_one(model: LoadedModel, image: np.ndarray) -> Detections | None:
+        try:
+            return model.detector.detect([image])[0]
+        except Exception:
+            return None
+
+    # --- event loop again ------------------------------------------------------------------
+    def _publish(self, job: Job, result: Result, model: LoadedModel) -> None:
+        stream = job.stream
+        if result.error is not None or result.tracks is None:
+            self._drop(job, "error", result.error or "frame failed")
+            return
+        births, deaths = result.births, result.deaths
+        unreported, stream.dropped_unreported = stream.dropped_unreported, 0
+        message: PerceptionMessage = build_message(
+            stream=stream,
+            tracks=result.tracks,
+            class_names=model.class_names,
+            frame_index=job.index,
+            capture_ts=job.capture_ts,
+            image_size=(job.image.shape[1], job.image.shape[0]),
+            model_version=model.version,
+            ranges=result.ranges,
+            dropped_unreported=unreported,
+        )
+        sid = stream.stream_id
+        self.metrics.frames.labels(sid).inc()
+        self.metrics.fps.labels(sid).set(stream.fps.tick(time.time()))
+        self.metrics.latency.observe(max(0.0, message.latency_ms / 1000.0))
+        if births:
+            self.metrics.births.labels(sid).inc(births)
+        if deaths:
+            self.metrics.deaths.labels(sid).inc(deaths)
+        stream.publish(message)
+        if not job.future.done():
+            job.future.set_result(message)
