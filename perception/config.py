@@ -22,6 +22,8 @@ def override(config: C, values: Mapping[str, Any] | None) -> C:
 
     Tuple fields accept lists (YAML has no tuples). Nested dataclass fields accept mappings.
     """
+    if values is not None and not isinstance(values, Mapping):
+        raise ValueError(f"{type(config).__name__} overrides must be a mapping, got {values!r}")
     if not values:
         return config
     known = {f.name: f for f in dataclasses.fields(config)}

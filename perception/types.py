@@ -4,8 +4,9 @@ Coordinates are image pixels with the origin at the top-left corner, x to the ri
 Boxes are ``xyxy``: ``(x1, y1, x2, y2)`` with ``x1 <= x2`` and ``y1 <= y2``.
 ``class_id`` is a 0-based index into the dataset's class names (``dataset.yaml: classes``).
 
-All three types are frozen and validate themselves at construction; arrays are copied into
-read-only arrays of a fixed dtype, so no caller can mutate an object after it was checked.
+All three types are frozen and validate themselves at construction; box arrays are copied into
+read-only arrays of a fixed dtype, so no caller can mutate an object after it was checked
+(``Frame.image`` is a read-only view instead of a copy: see ``Frame``).
 Filtering (``select``) returns a new object.
 """
 
@@ -17,11 +18,23 @@ from typing import Any
 import numpy as np
 
 
+class _NotIntegral(ValueError):
+    pass
+
+
 def _frozen_array(
     name: str, value: Any, dtype: np.dtype, shape_tail: tuple[int, ...], allow_nan: bool = False
 ) -> np.ndarray:
     try:
-        arr = np.array(value, dtype=dtype, copy=True)
+        raw = np.asarray(value)
+        if np.dtype(dtype).kind == "i" and raw.dtype.kind == "f":
+            # A cast would silently truncate 1.5 -> 1 and turn NaN into a huge negative number.
+            odd = ~np.isfinite(raw) | (raw != np.round(raw))
+            if odd.any():
+                raise _NotIntegral(f"{name} must hold integers, got {raw[odd][0]}")
+        arr = np.array(raw, dtype=dtype, copy=True)
+    except _NotIntegral:
+        raise
     except (TypeError, ValueError) as exc:
         raise ValueError(f"{name} must be convertible to {np.dtype(dtype).name}, got {value!r}") from exc
     if arr.size == 0:
@@ -130,7 +143,7 @@ class Tracks(Detections):
 class Frame:
     """One camera image.
 
-    image:     (H, W, 3) uint8, BGR (OpenCV's order).
+    image:     (H, W, 3) uint8, BGR (OpenCV's order); held as a read-only view of the caller's array.
     stream_id: which camera this came from.
     index:     0-based frame number within the stream.
     timestamp: capture time in seconds (epoch seconds for live sources, video time for files).
@@ -151,10 +164,15 @@ class Frame:
             raise ValueError(f"image must be uint8, got {image.dtype}")
         if not isinstance(self.stream_id, str) or not self.stream_id:
             raise ValueError(f"stream_id must be a non-empty string, got {self.stream_id!r}")
-        if int(self.index) != self.index or self.index < 0:
+        if not _is_index(self.index):
             raise ValueError(f"index must be a non-negative integer, got {self.index!r}")
-        if not np.isfinite(float(self.timestamp)):
-            raise ValueError(f"timestamp must be finite, got {self.timestamp!r}")
+        if not _is_finite_number(self.timestamp):
+            raise ValueError(f"timestamp must be a finite number of seconds, got {self.timestamp!r}")
+        # A read-only view, not a copy (frames are large and arrive at camera rate): nobody can
+        # write through ``frame.image``; the producer must not reuse the buffer it handed over.
+        view = image.view()
+        view.setflags(write=False)
+        object.__setattr__(self, "image", view)
         object.__setattr__(self, "index", int(self.index))
         object.__setattr__(self, "timestamp", float(self.timestamp))
 
@@ -165,3 +183,15 @@ class Frame:
     @property
     def width(self) -> int:
         return int(self.image.shape[1])
+
+
+def _is_index(value: Any) -> bool:
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer, float, np.floating)):
+        return False
+    return bool(np.isfinite(value)) and int(value) == value and value >= 0
+
+
+def _is_finite_number(value: Any) -> bool:
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer, float, np.floating)):
+        return False
+    return bool(np.isfinite(value))
