@@ -44,16 +44,21 @@ class DatasetSpec:
     camera: Mapping[str, float] | None = None
 
     def __post_init__(self) -> None:
-        if not self.name:
-            raise ValueError("dataset name must be non-empty")
-        if not self.classes or len(set(self.classes)) != len(self.classes):
-            raise ValueError(f"classes must be non-empty and unique, got {list(self.classes)}")
+        if not isinstance(self.name, str) or not self.name:
+            raise ValueError(f"dataset name must be a non-empty string, got {self.name!r}")
+        # A bare string would be split into characters by tuple(): reject it.
+        if isinstance(self.classes, str) or not self.classes or len(set(self.classes)) != len(self.classes):
+            raise ValueError(f"classes must be a non-empty list of unique names, got {self.classes!r}")
         unknown = sorted(set(self.splits) - set(SPLITS))
         if unknown:
             raise ValueError(f"unknown split(s) {unknown}; splits are {list(SPLITS)}")
         seen: dict[str, str] = {}
         for split, seqs in self.splits.items():
+            if isinstance(seqs, str):
+                raise ValueError(f"split {split!r} must list sequence names, got the string {seqs!r}")
             for s in seqs:
+                if not isinstance(s, str) or not s or s in (".", "..") or "/" in s or "\\" in s:
+                    raise ValueError(f"sequence name must be a plain folder name, got {s!r} in {split!r}")
                 if s in seen:
                     raise ValueError(f"sequence {s!r} is in both {seen[s]!r} and {split!r}")
                 seen[s] = split
@@ -94,13 +99,19 @@ def read_dataset_yaml(root: PathLike) -> DatasetSpec:
     missing = [k for k in ("name", "classes", "splits") if k not in data]
     if missing:
         raise ValueError(f"{p}: missing key(s) {missing}")
-    if not isinstance(data["splits"], dict):
-        raise ValueError(f"{p}: splits must map train/val/test to lists of sequences")
+    splits = data["splits"]
+    if not isinstance(splits, dict) or not all(v is None or isinstance(v, list) for v in splits.values()):
+        raise ValueError(f"{p}: splits must map train/val/test to lists of sequences, got {splits!r}")
+    for key in ("source", "camera"):
+        if data.get(key) is not None and not isinstance(data[key], dict):
+            raise ValueError(f"{p}: {key} must be a mapping, got {data[key]!r}")
+    if not isinstance(data["classes"], list):
+        raise ValueError(f"{p}: classes must be a list of names, got {data['classes']!r}")
     try:
         return DatasetSpec(
             name=str(data["name"]),
             classes=tuple(str(c) for c in data["classes"]),
-            splits={k: tuple(str(s) for s in (v or ())) for k, v in data["splits"].items()},
+            splits={k: tuple(str(s) for s in (v or ())) for k, v in splits.items()},
             source=data.get("source") or {},
             camera=data.get("camera"),
         )

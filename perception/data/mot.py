@@ -13,6 +13,7 @@ world coordinates, which we carry through untouched). ``id`` is ``-1`` in detect
 from __future__ import annotations
 
 import configparser
+import math
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -38,8 +39,8 @@ class SeqInfo:
     im_ext: str = ".jpg"
 
     def __post_init__(self) -> None:
-        if self.frame_rate <= 0:
-            raise ValueError(f"frameRate must be > 0, got {self.frame_rate}")
+        if not math.isfinite(self.frame_rate) or self.frame_rate <= 0:
+            raise ValueError(f"frameRate must be finite and > 0, got {self.frame_rate}")
         if self.seq_length < 0:
             raise ValueError(f"seqLength must be >= 0, got {self.seq_length}")
         if self.width <= 0 or self.height <= 0:
@@ -126,8 +127,14 @@ class MotRecords:
         )
 
     def class_ids(self) -> np.ndarray:
-        """0-based class per row: ``c7 - 1`` where ``c7 >= 1``, else 0."""
+        """0-based class per row: ``c7 - 1`` where ``c7 >= 1``, else 0.
+
+        If any ``c7`` is not a whole number the file holds MOT15 world coordinates there (e.g.
+        TUD-Stadtmitte, PETS09-S2L1), not classes, and every row is class 0.
+        """
         c7 = self.extra[:, 0]
+        if (c7 != np.round(c7)).any():
+            return np.zeros(len(c7), np.int64)
         return np.where(c7 >= 1, c7 - 1, 0).astype(np.int64)
 
     def _xyxy(self) -> np.ndarray:
@@ -180,27 +187,29 @@ def read_mot(path: PathLike) -> MotRecords:
         text = p.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise ValueError(f"{p}: file not found") from None
-    rows = [line for line in text.splitlines() if line.strip()]
-    if not rows:
+    numbered = [(n, line) for n, line in enumerate(text.splitlines(), 1) if line.strip()]
+    if not numbered:
         return MotRecords(*_empty_columns())
+    lineno, rows = [n for n, _ in numbered], [line for _, line in numbered]
     table = np.full((len(rows), 10), -1.0)
     for i, line in enumerate(rows):
         cells = line.replace(" ", "").split(",")
         if not 6 <= len(cells) <= 10:
-            raise ValueError(f"{p}:{i + 1}: expected 6 to 10 comma-separated values, got {len(cells)}")
+            raise ValueError(f"{p}:{lineno[i]}: expected 6 to 10 comma-separated values, got {len(cells)}")
         try:
             table[i, : len(cells)] = [float(c) for c in cells]
         except ValueError:
-            raise ValueError(f"{p}:{i + 1}: non-numeric value in {line!r}") from None
-    if not np.all(np.isfinite(table)):
-        bad = int(np.flatnonzero(~np.isfinite(table).all(axis=1))[0])
-        raise ValueError(f"{p}:{bad + 1}: non-finite value in {rows[bad]!r}")
-    if (table[:, 0] < 1).any():
-        bad = int(np.flatnonzero(table[:, 0] < 1)[0])
-        raise ValueError(f"{p}:{bad + 1}: frame numbers start at 1, got {table[bad, 0]:g}")
-    if (table[:, 4:6] < 0).any():
-        bad = int(np.flatnonzero((table[:, 4:6] < 0).any(axis=1))[0])
-        raise ValueError(f"{p}:{bad + 1}: negative box size in {rows[bad]!r}")
+            raise ValueError(f"{p}:{lineno[i]}: non-numeric value in {line!r}") from None
+    checks = (
+        (~np.isfinite(table).all(axis=1), "non-finite value"),
+        ((table[:, :2] != np.round(table[:, :2])).any(axis=1), "frame and id must be integers"),
+        (table[:, 0] < 1, "frame numbers start at 1"),
+        ((table[:, 4:6] < 0).any(axis=1), "negative box size"),
+    )
+    for bad_rows, what in checks:
+        if bad_rows.any():
+            i = int(np.flatnonzero(bad_rows)[0])
+            raise ValueError(f"{p}:{lineno[i]}: {what} in {rows[i]!r}")
     return MotRecords(
         frame=table[:, 0].astype(np.int64),
         track_id=table[:, 1].astype(np.int64),
