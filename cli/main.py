@@ -17,6 +17,7 @@ app = typer.Typer(
 # Each module defines ``register(app)``. Keep the list sorted; add a line when a module lands.
 COMMAND_MODULES = [
     "cli.data",
+    "cli.serve",
 ]
 
 for _name in COMMAND_MODULES:

@@ -1,0 +1,119 @@
+"""``percept serve`` (the perception service), ``percept stream`` (send a video through it),
+``percept bridge`` (the control bridge on one stream)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from pathlib import Path
+
+import typer
+
+from cli.common import console, fail
+
+
+def serve(
+    host: str = typer.Option("127.0.0.1", "--host", help="Bind address; 0.0.0.0 exposes the service to the network."),
+    port: int = typer.Option(8080, "--port", min=1, max=65535),
+    model: str = typer.Option(None, "--model", help="Registered model name (default from params.yaml service:)."),
+    alias: str = typer.Option(None, "--alias", help="Alias to follow (default champion)."),
+    poll: float = typer.Option(None, "--poll", help="Seconds between alias look-ups (0 = only /v1/admin/reload)."),
+    allow_root: list[Path] = typer.Option(None, "--allow-root", help="Folder POST /v1/sources may read files from."),
+    params: Path = typer.Option(Path("params.yaml"), "--params", help="Parameters file (key service:)."),
+) -> None:
+    """Serve models:/<model>@<alias> over HTTP + WebSocket (uvicorn)."""
+    import uvicorn
+
+    from perception.config import load_params
+    from services.perception.app import create_app
+    from services.perception.settings import settings_from_params
+
+    try:
+        settings = settings_from_params(
+            load_params(params), model_name=model, alias=alias, poll_interval_s=poll,
+            allowed_roots=tuple(str(p) for p in allow_root) if allow_root else None,
+        )
+    except ValueError as exc:
+        fail(str(exc))
+    console.print(f"serving models:/{settings.model_name}@{settings.alias} on http://{host}:{port} (docs at /docs)")
+    uvicorn.run(create_app(settings), host=host, port=port, log_level="info", ws_max_size=settings.max_body_bytes)
+
+
+def stream(
+    source: str = typer.Argument(..., help="Video file, image folder or URL to send."),
+    server: str = typer.Option("http://127.0.0.1:8080", "--server"),
+    stream_id: str = typer.Option("cli", "--stream-id"),
+    ws: bool = typer.Option(False, "--ws", help="Send over one WebSocket instead of one POST per frame."),
+    out: Path = typer.Option(None, "--out", help="Write the annotated video here (.mp4)."),
+    show: int = typer.Option(2, "--show", min=0, help="Print the first N messages' JSON."),
+    max_frames: int = typer.Option(None, "--max-frames", min=1),
+) -> None:
+    """Send a video through the service; write the annotated video (boxes, IDs, range/TTC)."""
+    from rich.progress import Progress
+
+    from perception.data.sources import open_source
+    from services.perception.client import StreamClient, annotate
+
+    try:
+        src = open_source(source, stream_id=stream_id)
+    except ValueError as exc:
+        fail(str(exc))
+    writer = None
+    sent = failed = 0
+    started = time.perf_counter()
+    try:
+        with src, StreamClient(server, stream_id, websocket=ws) as client, Progress(console=console) as progress:
+            task = progress.add_task(f"streaming to {server}", total=max_frames)
+            for frame in src:
+                if max_frames is not None and sent >= max_frames:
+                    break
+                reply = client.send(frame.image, capture_ts=time.time())
+                sent += 1
+                if "error" in reply:
+                    failed += 1
+                    progress.console.print(f"frame {frame.index}: {reply['error']}")
+                elif sent <= show:
+                    progress.console.print_json(json.dumps(reply))
+                if out is not None:
+                    writer = writer or _writer(out, frame.image.shape, src.fps)
+                    writer.write(annotate(frame.image, reply))
+                progress.advance(task)
+    except (OSError, ValueError) as exc:
+        fail(f"streaming to {server} failed: {exc}")
+    finally:
+        if writer is not None:
+            writer.release()
+    fps = sent / max(time.perf_counter() - started, 1e-9)
+    console.print(f"sent {sent} frames ({fps:.1f} fps), {failed} failed" + (f"; wrote {out}" if out else ""))
+
+
+def _writer(path: Path, shape: tuple[int, ...], fps: float):
+    import cv2
+
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), fps or 10.0, (shape[1], shape[0]))
+    if not writer.isOpened():
+        fail(f"cannot write video {path}")
+    return writer
+
+
+def bridge(
+    stream_id: str = typer.Argument(..., help="Stream to watch."),
+    server: str = typer.Option("http://127.0.0.1:8080", "--server"),
+    out_ws: str = typer.Option(None, "--out-ws", help="Also send the JSON lines to this WebSocket."),
+) -> None:
+    """Forward-collision warnings and brake requests for one stream, as JSON lines on stdout."""
+    from services.control_bridge.run import run_bridge
+
+    try:
+        asyncio.run(run_bridge(server, stream_id, out_ws=out_ws, emit=lambda line: print(line, flush=True)))
+    except KeyboardInterrupt:
+        pass
+    except (OSError, ValueError) as exc:
+        fail(f"bridge on {server} stream {stream_id!r} failed: {exc}")
+
+
+def register(app: typer.Typer) -> None:
+    app.command("serve")(serve)
+    app.command("stream")(stream)
+    app.command("bridge")(bridge)
