@@ -1,4 +1,4 @@
-"""Fixtures: a real uvicorn on 127.0.0.1 in a background thread, and a tiny in-process model source."""
+"""Helpers for the service tests: a real uvicorn on 127.0.0.1 in a background thread, and a tiny in-process model source."""
 
 from __future__ import annotations
 
@@ -13,7 +13,6 @@ from typing import Any, Iterator
 import cv2
 import httpx
 import numpy as np
-import pytest
 import uvicorn
 
 from perception.types import Detections
@@ -114,8 +113,3 @@ def jpeg(image: np.ndarray) -> bytes:
 
 def png(image: np.ndarray) -> bytes:
     return cv2.imencode(".png", image)[1].tobytes()
-
-
-@pytest.fixture
-def list_source() -> ListSource:
-    return ListSource()
