@@ -102,7 +102,9 @@ def read_coco(
     cat_to_class = {c["id"]: index_of[c["name"]] for c in cats if c["name"] in index_of}
 
     images = tuple(
-        CocoImage(id=int(im["id"]), file_name=str(im["file_name"]), width=int(im["width"]), height=int(im["height"]))
+        CocoImage(
+            id=int(im["id"]), file_name=str(im["file_name"]), width=int(im["width"]), height=int(im["height"])
+        )
         for im in data["images"]
     )
     detections = {}
@@ -206,7 +208,8 @@ def write_coco(
     rows = []
     for image_id, det in sorted(detections_by_image.items()):
         if len(det) and int(det.class_id.max()) >= len(classes):
-            raise ValueError(f"image {image_id}: class_id {int(det.class_id.max())} but only {len(classes)} classes")
+            top = int(det.class_id.max())
+            raise ValueError(f"image {image_id}: class_id {top} but only {len(classes)} classes")
         xywh = np.column_stack([det.xyxy[:, :2], det.xyxy[:, 2:] - det.xyxy[:, :2]]).astype(np.float64)
         for box, score, cls in zip(xywh, det.score, det.class_id):
             rows.append((image_id, cat_ids[int(cls)], [round(float(v), 3) for v in box], float(score)))
@@ -218,10 +221,18 @@ def write_coco(
     else:
         out = {
             "images": [
-                {"id": im.id, "file_name": im.file_name, "width": im.width, "height": im.height} for im in images
+                {"id": im.id, "file_name": im.file_name, "width": im.width, "height": im.height}
+                for im in images
             ],
             "annotations": [
-                {"id": k + 1, "image_id": i, "category_id": c, "bbox": b, "area": round(b[2] * b[3], 3), "iscrowd": 0}
+                {
+                    "id": k + 1,
+                    "image_id": i,
+                    "category_id": c,
+                    "bbox": b,
+                    "area": round(b[2] * b[3], 3),
+                    "iscrowd": 0,
+                }
                 for k, (i, c, b, _) in enumerate(rows)
             ],
             "categories": [{"id": cat_ids[i], "name": name} for i, name in enumerate(classes)],

@@ -22,7 +22,7 @@ import numpy as np
 
 from perception.data.coco import read_coco
 from perception.data.dataset import SPLITS, DatasetSpec, validate_dataset, write_dataset_yaml
-from perception.data.mot import MotRecords, SeqInfo, read_seqinfo, write_mot, write_seqinfo
+from perception.data.mot import MotRecords, SeqInfo, write_mot, write_seqinfo
 from perception.data.sources import open_source
 
 PathLike = str | os.PathLike[str]
@@ -67,9 +67,8 @@ def mot_to_dataset(
     with _staging(out) as tmp:
         for seq in DatasetSpec(name=name, classes=tuple(classes), splits=chosen).sequences:
             shutil.copytree(found[seq], tmp / seq)
-        spec = DatasetSpec(
-            name=name, classes=tuple(classes), splits=chosen, source={"kind": "mot", "path": str(src.resolve())}
-        )
+        source = {"kind": "mot", "path": str(src.resolve())}
+        spec = DatasetSpec(name=name, classes=tuple(classes), splits=chosen, source=source)
         write_dataset_yaml(tmp, spec)
         validate_dataset(tmp)
     return spec
@@ -126,7 +125,11 @@ def coco_to_dataset(
             name=name,
             classes=tuple(classes),
             splits=chosen,
-            source={"kind": "coco", "annotations": str(coco_json.resolve()), "images": str(images_dir.resolve())},
+            source={
+                "kind": "coco",
+                "annotations": str(coco_json.resolve()),
+                "images": str(images_dir.resolve()),
+            },
         )
         write_dataset_yaml(tmp, spec)
         validate_dataset(tmp)
@@ -174,7 +177,13 @@ def video_to_dataset(
             name=name,
             classes=tuple(classes),
             splits={"train": (), "val": (), "test": (seq,)},
-            source={"kind": "video", "uri": os.fspath(uri), "stride": stride, "max_frames": max_frames, "skipped": skipped},
+            source={
+                "kind": "video",
+                "uri": os.fspath(uri),
+                "stride": stride,
+                "max_frames": max_frames,
+                "skipped": skipped,
+            },
         )
         write_dataset_yaml(tmp, spec)
         validate_dataset(tmp)
@@ -217,7 +226,8 @@ def _copy_as_jpg(src: Path, dst: Path, *, expect: tuple[int, int]) -> None:
     if image is None:
         raise ValueError(f"{src}: missing or not a readable image")
     if (image.shape[1], image.shape[0]) != expect:
-        raise ValueError(f"{src}: is {image.shape[1]}x{image.shape[0]}, the COCO file says {expect[0]}x{expect[1]}")
+        got = f"{image.shape[1]}x{image.shape[0]}"
+        raise ValueError(f"{src}: is {got}, the COCO file says {expect[0]}x{expect[1]}")
     if src.suffix.lower() in (".jpg", ".jpeg"):
         shutil.copyfile(src, dst)  # no re-encoding loss
     elif not cv2.imwrite(str(dst), image):

@@ -87,7 +87,9 @@ class FrameSource:
         )
 
 
-def open_source(uri: str | os.PathLike[str], *, stream_id: str = "0", fps: float | None = None) -> FrameSource:
+def open_source(
+    uri: str | os.PathLike[str], *, stream_id: str = "0", fps: float | None = None
+) -> FrameSource:
     """Open a video file, an image folder, or an RTSP/HTTP(S) URL.
 
     fps: frame rate for sources that carry none (image folders; containers or streams that
@@ -118,7 +120,10 @@ class _CaptureSource(FrameSource):
     READ_TIMEOUT_MS = 5000
 
     def __init__(self, uri: str, *, stream_id: str, fps: float | None, live: bool) -> None:
-        params = [cv2.CAP_PROP_OPEN_TIMEOUT_MSEC, self.OPEN_TIMEOUT_MS, cv2.CAP_PROP_READ_TIMEOUT_MSEC, self.READ_TIMEOUT_MS]
+        params = [
+            cv2.CAP_PROP_OPEN_TIMEOUT_MSEC, self.OPEN_TIMEOUT_MS,
+            cv2.CAP_PROP_READ_TIMEOUT_MSEC, self.READ_TIMEOUT_MS,
+        ]
         cap = cv2.VideoCapture(uri, cv2.CAP_FFMPEG, params)
         what = "stream" if live else "video"
         if not cap.isOpened():
@@ -193,7 +198,8 @@ class _FolderSource(FrameSource):
                 self._position += 1
         if first is None:
             raise SourceError(f"{folder}: none of the {len(files)} images can be decoded")
-        super().__init__(stream_id=stream_id, fps=fps or seq_fps or DEFAULT_FPS, size=(first.shape[1], first.shape[0]))
+        size = (first.shape[1], first.shape[0])
+        super().__init__(stream_id=stream_id, fps=fps or seq_fps or DEFAULT_FPS, size=size)
         self.skipped = self._position
         self._pending: np.ndarray | None = first
 
