@@ -140,6 +140,7 @@ class ModelManager:
                 self._fail(f"no model version carries alias {self.alias!r} yet")
             return False
         if self.current is not None and self.current.version == version:
+            self.last_error = None  # the alias points at what is served: nothing is wrong
             return False
         try:
             path, lineage = self.source.fetch(version)

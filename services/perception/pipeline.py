@@ -139,8 +139,14 @@ class Pipeline:
             raise FrameRejected(503, f"no model is loaded yet: {self.models.last_error or 'loading'}")
         stream = self.get_stream(stream_id, create=True)
         now = time.time()
+        ts = now if capture_ts is None else capture_ts
+        if stream.last_capture_ts is not None and ts <= stream.last_capture_ts:
+            raise FrameRejected(
+                422, f"capture time {ts} is not after the stream's previous frame ({stream.last_capture_ts})"
+            )
+        stream.last_capture_ts = ts
         future = asyncio.get_running_loop().create_future()
-        job = Job(stream, stream.take_index(), image, now if capture_ts is None else capture_ts, now, future)
+        job = Job(stream, stream.take_index(), image, ts, now, future)
         if len(self._queue) >= self.settings.max_pending:
             self._drop(self._queue.popleft(), "backpressure", "the service is overloaded (queue full); frame dropped")
         self._queue.append(job)

@@ -44,6 +44,7 @@ class StreamState:
         self.camera = camera
         self.tracker: Any | None = None
         self.next_index = 0
+        self.last_capture_ts: float | None = None
         self.dropped = 0
         self.dropped_unreported = 0
         self.frames = 0
