@@ -140,7 +140,7 @@ class _CaptureSource(FrameSource):
             raise SourceError(f"{uri}: opened as a {what} but no frame could be decoded")
         super().__init__(stream_id=stream_id, fps=nominal, size=(first.shape[1], first.shape[0]))
         self.skipped = self._position  # undecodable frames before the first good one
-        self._pending: np.ndarray | None = first
+        self._pending: tuple[np.ndarray, float] | None = (first, self._read_time())
 
     def _read_first(self) -> np.ndarray | None:
         for _ in range(self.MAX_FAILED_READS):
@@ -152,25 +152,28 @@ class _CaptureSource(FrameSource):
 
     def _next_frame(self) -> Frame | None:
         if self._pending is not None:
-            image, self._pending = self._pending, None
-            return self._frame(image)
+            (image, t), self._pending = self._pending, None
+            return self._frame(image, t)
         failed = 0
         while failed < self.MAX_FAILED_READS:
             ok, image = self._cap.read()
             if ok and self._usable(image):
                 self.skipped += failed  # only failures followed by a good frame were frames
-                return self._frame(image)
+                return self._frame(image, self._read_time())
             failed += 1
             self._position += 1
         return None
 
-    def _frame(self, image: np.ndarray) -> Frame:
+    def _read_time(self) -> float:
+        """Timestamp of the frame just read: wall clock for streams, video time for files (NaN: none)."""
+        if self._live:
+            return time.time()
+        return self._cap.get(cv2.CAP_PROP_POS_MSEC) / 1000.0
+
+    def _frame(self, image: np.ndarray, t: float) -> Frame:
         index = self._position
         self._position += 1
-        if self._live:
-            t = time.time()
-        else:
-            t = self._cap.get(cv2.CAP_PROP_POS_MSEC) / 1000.0
+        if not self._live:
             if not np.isfinite(t) or t <= self._last_t:
                 t = index / self.fps
             self._last_t = t
