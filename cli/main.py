@@ -17,6 +17,8 @@ app = typer.Typer(
 # Each module defines ``register(app)``. Keep the list sorted; add a line when a module lands.
 COMMAND_MODULES = [
     "cli.data",
+    "cli.ingest",
+    "cli.models",
     "cli.serve",
 ]
 

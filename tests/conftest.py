@@ -22,7 +22,11 @@ os.environ.update(
         "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
         "PREFECT_LOGGING_LEVEL": "WARNING",
         "DVC_NO_ANALYTICS": "1",
+        # DVC 3 reads these before any config file (dvc/dirs.py): per-repo state and the
+        # user's and system's DVC config never leave the run folder.
         "DVC_SITE_CACHE_DIR": str(_RUN_DIR / "dvc-site"),
+        "DVC_GLOBAL_CONFIG_DIR": str(_RUN_DIR / "dvc-global"),
+        "DVC_SYSTEM_CONFIG_DIR": str(_RUN_DIR / "dvc-system"),
         "RAY_USAGE_STATS_ENABLED": "0",
         "RAY_TMPDIR": str(_RUN_DIR / "ray"),
         "MPLBACKEND": "Agg",
