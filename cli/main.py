@@ -18,7 +18,6 @@ app = typer.Typer(
 COMMAND_MODULES = [
     "cli.data",
     "cli.ingest",
-    "cli.models",
     "cli.serve",
 ]
 
