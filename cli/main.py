@@ -19,6 +19,7 @@ COMMAND_MODULES = [
     "cli.data",
     "cli.ingest",
     "cli.serve",
+    "cli.track",
 ]
 
 for _name in COMMAND_MODULES:

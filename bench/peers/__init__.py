@@ -1,0 +1,1 @@
+"""Runner scripts for peer trackers; executed with ``.bench-venv/bin/python``, never imported by percept."""

@@ -1,0 +1,1 @@
+"""Evaluation: detection mAP, tracking HOTA/MOTA/IDF1, latency."""
