@@ -12,7 +12,7 @@ from services.perception.pipeline import FrameRejected
 from services.perception.pulled import check_uri
 from services.perception.settings import ServiceSettings, settings_from_params
 
-from svc_helpers import bright_frame, jpeg, png
+from tests.services.perception.svc_helpers import bright_frame, jpeg, png
 
 JPG, PNG = jpeg(bright_frame(10)), png(bright_frame(10))
 

@@ -13,7 +13,7 @@ import websockets
 
 from services.perception.app import create_app
 from services.perception.settings import ServiceSettings
-from svc_helpers import BrightBoxDetector, ListSource, bright_frame, jpeg, png, running, stub_loader, wait_ready
+from tests.services.perception.svc_helpers import BrightBoxDetector, ListSource, bright_frame, jpeg, png, running, stub_loader, wait_ready
 
 pytestmark = pytest.mark.integration
 JPEG = {"content-type": "image/jpeg"}
