@@ -59,10 +59,10 @@ class SceneConfig:
     sidewalk_m: float = 3.0
     car_rate_hz: float = 0.6
     pedestrian_rate_hz: float = 0.5
-    cyclist_rate_hz: float = 0.15
+    cyclist_rate_hz: float = 0.25
     initial_cars: int = 4
     initial_pedestrians: int = 3
-    initial_cyclists: int = 1
+    initial_cyclists: int = 2
     max_objects: int = 24
     ego_speed_mps: tuple[float, float] = (8.0, 14.0)
     car_speed_mps: tuple[float, float] = (5.0, 16.0)

@@ -110,8 +110,8 @@ class World:
             return
         side = float(rng.choice(sides))
         self._clear_lane(side, 0.0, 40.0)
-        a = self.spawn_car(z=float(rng.uniform(10.0, 22.0)), lane_x=side,
-                           speed=self.ego_speed * float(rng.uniform(0.8, 1.05)))
+        a = self.spawn_car(z=float(rng.uniform(14.0, 24.0)), lane_x=side,
+                           speed=self.ego_speed * float(rng.uniform(0.9, 1.0)))
         if a is not None:
             a.cut_at, a.target_x = start, 0.0
 
@@ -120,15 +120,16 @@ class World:
         for k in range(int(rng.integers(1, 4))):
             cross_at = start + k * float(rng.uniform(0.2, 1.0))
             # Far enough ahead when they step off that they are still in front of us mid-road.
-            z = self.ego_speed * cross_at + float(rng.uniform(30.0, 45.0))
-            a = self.spawn_pedestrian(z=z, walking=False)
+            z = self.ego_speed * cross_at + float(rng.uniform(35.0, 50.0))
+            a = self.spawn_pedestrian(z=z, walking=False, kerb=True)
             if a is not None:
                 a.cross_at = cross_at
 
     def _clear_lane(self, x: float, z0: float, z1: float) -> None:
+        """Make room for a scripted car: drop any vehicle near lane ``x`` between ``z0`` and ``z1``."""
         self.agents = [
             a for a in self.agents
-            if not (a.class_id == CAR and abs(a.x - x) < 1.0 and z0 <= a.s - self.ego_s <= z1)
+            if not (a.class_id != PEDESTRIAN and abs(a.x - x) < 1.5 and z0 - 10.0 <= a.s - self.ego_s <= z1)
         ]
 
     def _same_direction(self, x: float) -> bool:
@@ -177,12 +178,15 @@ class World:
         off = float(self.rng.uniform(0.4, self.config.sidewalk_m - 0.3))
         return right + off if side > 0 else left - off
 
-    def spawn_pedestrian(self, *, z: float, walking: bool = True) -> Agent | None:
+    def spawn_pedestrian(self, *, z: float, walking: bool = True, kerb: bool = False) -> Agent | None:
+        """A pedestrian on the pavement (``kerb``: at its road edge, about to cross)."""
         c, rng = self.config, self.rng
         if len(self.agents) >= c.max_objects:
             return None
         side = 1.0 if rng.random() < 0.6 else -1.0
         x = self._sidewalk_x(side)
+        if kerb:
+            x = self.road_edges[side > 0] + side * float(rng.uniform(0.2, 0.6))
         speed = float(rng.uniform(*c.pedestrian_speed_mps)) * (1 if rng.random() < 0.5 else -1) if walking else 0.0
         a = Agent(
             track_id=self._new_id(), class_id=PEDESTRIAN, x=x, s=self.ego_s + z, speed=speed,
@@ -286,7 +290,7 @@ class World:
             a.x, a.vx, a.target_x = a.target_x, 0.0, None
         if a.class_id != CAR and a.t_event(self.t, "cross"):
             a.target_x = self._sidewalk_x(-1.0 if a.x > 0 else 1.0)
-            lateral = (1.1, 1.7) if a.class_id == PEDESTRIAN else (2.5, 4.5)
+            lateral = (1.2, 2.0) if a.class_id == PEDESTRIAN else (2.5, 4.5)
             a.vx = math.copysign(float(rng.uniform(*lateral)), a.target_x - a.x)
             a.speed = a.target_speed = 0.0
             a.facing, a.cross_at = "side", math.inf
