@@ -21,6 +21,7 @@ _SHIFT = 4  # cv2 fixed-point bits: sub-pixel placement keeps small far objects 
 _ONE = 1 << _SHIFT
 _MIN_Z_M = 1.5  # nearer than this the object is beside or under the camera: not drawn
 _DASH_M, _DASH_PERIOD_M, _POLE_PERIOD_M = 3.0, 12.0, 30.0
+_DETAIL_PX = 14.0  # objects shorter than this on screen are drawn with fewer parts (speed)
 
 
 def _project(camera: CameraModel, pts: np.ndarray) -> np.ndarray:
@@ -174,10 +175,15 @@ def _draw_car(img: np.ndarray, a: Agent, z: float, cam: CameraModel) -> np.ndarr
     # Shadow on the ground: the strongest "this stands here" cue.
     _poly(img, parts["shadow"], (30, 30, 32))
     points = [parts["face"]]
+    small = cam.fy * H / z < _DETAIL_PX  # far away: details would be sub-pixel, skip them
     if side_x is not None:
         _poly(img, parts["side"], _shade(body, 0.72))
-        _poly(img, parts["glass"], (70, 62, 55))
-        points += [parts["side"], _wheel(img, parts["wheel0"], (22, 22, 24)), _wheel(img, parts["wheel1"], (22, 22, 24))]
+        points.append(parts["side"])
+        if small:
+            points += [parts["wheel0"][:4], parts["wheel1"][:4]]
+        else:
+            _poly(img, parts["glass"], (70, 62, 55))
+            points += [_wheel(img, parts["wheel0"], (22, 22, 24)), _wheel(img, parts["wheel1"], (22, 22, 24))]
     if roof:
         _poly(img, parts["roof"], _shade(body, 1.12))
         points.append(parts["roof"])
@@ -192,17 +198,22 @@ def _draw_car(img: np.ndarray, a: Agent, z: float, cam: CameraModel) -> np.ndarr
         p1 = (int((u1 + fx1 * fw) * _ONE), int((vb - fy0 * fh) * _ONE))
         cv2.rectangle(img, p0, p1, color, -1, cv2.LINE_AA, _SHIFT)
 
-    rect(0.02, 0.0, 0.2, 0.24, (20, 20, 22))  # wheels under the body
-    rect(0.8, 0.0, 0.98, 0.24, (20, 20, 22))
-    rect(0.0, 0.14, 1.0, 0.62, body)
-    rect(0.0, 0.14, 1.0, 0.3, _shade(body, 0.55))  # bumper
-    rect(0.08, 0.62, 0.92, 0.94, _shade(body, 0.95))  # pillars / roof line
+    if small:
+        rect(0.0, 0.0, 1.0, 0.94, body)
+        rect(0.0, 0.0, 1.0, 0.2, (20, 20, 22))
+    else:
+        rect(0.02, 0.0, 0.2, 0.24, (20, 20, 22))  # wheels under the body
+        rect(0.8, 0.0, 0.98, 0.24, (20, 20, 22))
+        rect(0.0, 0.14, 1.0, 0.62, body)
+        rect(0.0, 0.14, 1.0, 0.3, _shade(body, 0.55))  # bumper
+        rect(0.08, 0.62, 0.92, 0.94, _shade(body, 0.95))  # pillars / roof line
     rect(0.14, 0.64, 0.86, 0.9, (75, 68, 60) if a.facing == "rear" else (95, 85, 75))  # window
     if a.facing == "rear":
         lamp = (20, 20, 255) if a.braking else (30, 30, 150)
         rect(0.03, 0.42, 0.18, 0.55, lamp)
         rect(0.82, 0.42, 0.97, 0.55, lamp)
-        rect(0.38, 0.2, 0.62, 0.28, (210, 210, 210))  # plate
+        if not small:
+            rect(0.38, 0.2, 0.62, 0.28, (210, 210, 210))  # plate
     else:
         rect(0.04, 0.38, 0.2, 0.5, (200, 235, 245))
         rect(0.8, 0.38, 0.96, 0.5, (200, 235, 245))
@@ -228,12 +239,16 @@ def _draw_pedestrian(img: np.ndarray, a: Agent, z: float, cam: CameraModel) -> n
     # Ellipses shade the silhouette so it reads as a body, not a post.
     cv2.ellipse(img, _pt(uc, vt + 0.34 * h), _ax(0.8 * half, 0.19 * h), 0, 0, 360, a.color, -1, cv2.LINE_AA, _SHIFT)
     arm = 0.25 * half * 2 * swing if a.facing == "side" else 0.0
-    for side in (-1, 1):
-        cv2.line(img, _pt(uc + side * 0.75 * half, vt + 0.2 * h), _pt(uc + side * 0.8 * half + side * arm, vt + 0.5 * h),
-                 _shade(a.color, 0.8), max(1, leg), cv2.LINE_AA, _SHIFT)
+    detailed = h >= 2 * _DETAIL_PX
+    if detailed:
+        for side in (-1, 1):
+            cv2.line(img, _pt(uc + side * 0.75 * half, vt + 0.2 * h),
+                     _pt(uc + side * 0.8 * half + side * arm, vt + 0.5 * h), _shade(a.color, 0.8), max(1, leg),
+                     cv2.LINE_AA, _SHIFT)
     cv2.circle(img, _pt(uc, vt + 0.075 * h), int(0.075 * h * _ONE), a.skin, -1, cv2.LINE_AA, _SHIFT)
-    cv2.ellipse(img, _pt(uc, vt + 0.06 * h), _ax(0.075 * h, 0.055 * h), 0, 180, 360, (30, 30, 40), -1,
-                cv2.LINE_AA, _SHIFT)
+    if detailed:
+        cv2.ellipse(img, _pt(uc, vt + 0.06 * h), _ax(0.075 * h, 0.055 * h), 0, 180, 360, (30, 30, 40), -1,
+                    cv2.LINE_AA, _SHIFT)
     us = [uc - 0.85 * half - abs(arm), uc + 0.85 * half + abs(arm)] + [f[0] - leg for f in feet] + [f[0] + leg for f in feet]
     return np.array([min(us), vt, max(us), vb])
 
