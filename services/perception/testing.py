@@ -1,8 +1,17 @@
-"""Build a small real bundle (fixed-seed untrained detector exported to ONNX) for tests and benchmarks."""
+"""For tests and benchmarks: a small real bundle (fixed-seed untrained detector exported to ONNX),
+and a real uvicorn serving an app on 127.0.0.1 in a background thread."""
 
 from __future__ import annotations
 
+import socket
+import threading
+import time
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Iterator
+
+import httpx
+import uvicorn
 
 
 def untrained_bundle(out_dir: Path, *, seed: int = 0, input_size: int = 320, score_threshold: float = 0.05) -> Path:
@@ -28,3 +37,39 @@ def untrained_bundle(out_dir: Path, *, seed: int = 0, input_size: int = 320, sco
                  report={"note": f"untrained, seed {seed}"})
     onnx_path.unlink()
     return Path(out_dir)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@contextmanager
+def running(app, *, ws_max_size: int = 16 * 1024 * 1024) -> Iterator[str]:
+    """Serve ``app`` with a real uvicorn on 127.0.0.1:<free port>; yields the base URL."""
+    port = free_port()
+    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", ws_max_size=ws_max_size)
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.time() + 20
+    while not server.started:
+        if time.time() > deadline or not thread.is_alive():
+            raise RuntimeError("uvicorn did not start")
+        time.sleep(0.02)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=20)
+
+
+def wait_ready(base: str, *, version: int | None = None, timeout: float = 60.0) -> dict:
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        r = httpx.get(f"{base}/readyz")
+        if r.status_code == 200 and (version is None or r.json()["version"] == version):
+            return r.json()
+        time.sleep(0.05)
+    raise AssertionError(f"service not ready with version {version}: {httpx.get(f'{base}/readyz').text}")

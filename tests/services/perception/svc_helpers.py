@@ -2,21 +2,16 @@
 
 from __future__ import annotations
 
-import socket
-import threading
-import time
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import cv2
-import httpx
 import numpy as np
-import uvicorn
 
 from perception.types import Detections
 from services.perception.model import LoadedModel
+from services.perception.testing import free_port, running, wait_ready  # noqa: F401 (re-exported)
 
 
 class BrightBoxDetector:
@@ -63,42 +58,6 @@ def stub_loader(source: ListSource):
                            tracker_spec={"name": "sort", "minimum_consecutive_frames": 1}, lineage=lineage)
 
     return load
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@contextmanager
-def running(app, *, ws_max_size: int = 16 * 1024 * 1024) -> Iterator[str]:
-    """Serve ``app`` with a real uvicorn on 127.0.0.1:<free port>; yields the base URL."""
-    port = free_port()
-    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", ws_max_size=ws_max_size)
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.time() + 20
-    while not server.started:
-        if time.time() > deadline or not thread.is_alive():
-            raise RuntimeError("uvicorn did not start")
-        time.sleep(0.02)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=20)
-
-
-def wait_ready(base: str, *, version: int | None = None, timeout: float = 60.0) -> dict:
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        r = httpx.get(f"{base}/readyz")
-        if r.status_code == 200 and (version is None or r.json()["version"] == version):
-            return r.json()
-        time.sleep(0.05)
-    raise AssertionError(f"service not ready with version {version}: {httpx.get(f'{base}/readyz').text}")
 
 
 def bright_frame(x: int, y: int = 100, *, size: tuple[int, int] = (240, 320), w: int = 40, h: int = 60) -> np.ndarray:

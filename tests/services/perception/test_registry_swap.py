@@ -28,7 +28,7 @@ def registry_home(tmp_path_factory):
     from registry.bundles import register_bundle
     from registry.ledger import move_alias
 
-    bundle = untrained_bundle(home / "b1", seed=0)
+    bundle = untrained_bundle(home / "b1", seed=0, input_size=160)
     v1 = register_bundle(bundle, tags={"data_md5": "abc"}).version
     bundle2 = home / "b2"
     shutil.copytree(bundle, bundle2)  # same graph, a new version: what a promotion looks like to the service
@@ -42,7 +42,7 @@ def test_serve_from_registry_and_swap_under_load(registry_home, test_data):
     home, v1, v2, move_alias = registry_home
     clip = next(test_data.glob("vtest_clip.*"))
     cap = cv2.VideoCapture(str(clip))
-    frames = [cap.read()[1] for _ in range(12)]
+    frames = [cap.read()[1] for _ in range(24)]
     cap.release()
     bodies = [cv2.imencode(".jpg", f)[1].tobytes() for f in frames]
     settings = ServiceSettings(poll_interval_s=0.2, admin_token="t")
@@ -55,7 +55,7 @@ def test_serve_from_registry_and_swap_under_load(registry_home, test_data):
             out = []
             async with httpx.AsyncClient(timeout=60) as client:
                 for i in range(n):
-                    r = await client.post(f"{base}/v1/streams/{sid}/frames", content=bodies[i % len(bodies)],
+                    r = await client.post(f"{base}/v1/streams/{sid}/frames", content=bodies[i],
                                           headers={"content-type": "image/jpeg"})
                     out.append((r.status_code, r.json()))
                     if i == 3 and sid == "a":
@@ -68,7 +68,7 @@ def test_serve_from_registry_and_swap_under_load(registry_home, test_data):
         swapped_at = [0.0]
 
         async def both():
-            return await asyncio.gather(stream("a", 30), stream("b", 30))
+            return await asyncio.gather(stream("a", 24), stream("b", 24))
 
         a, b = asyncio.run(both())
         codes = [c for c, _ in a + b]

@@ -1,0 +1,184 @@
+"""Service overhead, multi-stream scaling and hot-swap (``python -m bench.service``).
+
+Serves a fixed-seed untrained bundle (same graph and cost as a trained one) from a temporary MLflow
+registry with a real uvicorn on 127.0.0.1, and measures:
+- latency p50/p99 and aggregate frames/s for 1, 4 and 8 concurrent streams over HTTP and WebSocket,
+  next to bare in-process ORT + tracking on the same frames (one stream, sequential);
+- hot-swap: alias move -> first message from the new version, and failed requests during the swap
+  while 4 streams keep sending.
+Goals: overhead <= 10 % at 1 stream; 8-stream fps >= 1.5x 1-stream; swap <= 2 s; 0 failed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import cv2
+import httpx
+import numpy as np
+import websockets
+
+FRAMES = 40
+CLIP = Path(__file__).resolve().parents[1] / "tests" / "data" / "vtest_clip.mp4"
+
+
+def _frames() -> list[bytes]:
+    cap = cv2.VideoCapture(str(CLIP))
+    out = []
+    while len(out) < FRAMES:
+        ok, image = cap.read()
+        if not ok:
+            break
+        out.append(cv2.imencode(".jpg", image)[1].tobytes())
+    cap.release()
+    return out
+
+
+def _pct(values: list[float], q: float) -> float:
+    return float(np.percentile(values, q)) if values else float("nan")
+
+
+def bare(bodies: list[bytes], bundle_dir: Path) -> dict:
+    """In-process: decode + ORT + tracker per frame, the work the service wraps."""
+    from perception.bundle import load_bundle
+    from services.perception.pipeline import default_tracker_factory
+
+    bundle = load_bundle(bundle_dir)
+    detector, tracker = bundle.detector(), default_tracker_factory(dict(bundle.tracker))
+    detector.detect([cv2.imdecode(np.frombuffer(bodies[0], np.uint8), cv2.IMREAD_COLOR)])
+    lat = []
+    start = time.perf_counter()
+    for i, body in enumerate(bodies):
+        t0 = time.perf_counter()
+        image = cv2.imdecode(np.frombuffer(body, np.uint8), cv2.IMREAD_COLOR)
+        tracker.update(detector.detect([image])[0], timestamp=t0)
+        lat.append((time.perf_counter() - t0) * 1000)
+    return {"mode": "bare ORT+track", "streams": 1, "p50_ms": _pct(lat, 50), "p99_ms": _pct(lat, 99),
+            "fps": len(bodies) / (time.perf_counter() - start), "failed": 0}
+
+
+async def _http_stream(base: str, sid: str, bodies: list[bytes], lat: list[float], fails: list[int]) -> None:
+    async with httpx.AsyncClient(timeout=60) as client:
+        for body in bodies:
+            t0 = time.perf_counter()
+            r = await client.post(f"{base}/v1/streams/{sid}/frames", content=body, headers={"content-type": "image/jpeg"})
+            lat.append((time.perf_counter() - t0) * 1000)
+            fails[0] += r.status_code != 200
+
+
+async def _ws_stream(base: str, sid: str, bodies: list[bytes], lat: list[float], fails: list[int]) -> None:
+    async with websockets.connect(base.replace("http://", "ws://") + f"/v1/streams/{sid}", max_size=None) as ws:
+        for body in bodies:
+            t0 = time.perf_counter()
+            await ws.send(body)
+            fails[0] += "error" in (await ws.recv())[:12]
+            lat.append((time.perf_counter() - t0) * 1000)
+
+
+def served(base: str, bodies: list[bytes], streams: int, mode: str, tag: str) -> dict:
+    lat: list[float] = []
+    fails = [0]
+    run = _http_stream if mode == "http" else _ws_stream
+
+    async def go():
+        await asyncio.gather(*(run(base, f"{tag}{mode}{streams}-{i}", bodies, lat, fails) for i in range(streams)))
+
+    start = time.perf_counter()
+    asyncio.run(go())
+    wall = time.perf_counter() - start
+    return {"mode": mode, "streams": streams, "p50_ms": _pct(lat, 50), "p99_ms": _pct(lat, 99),
+            "fps": len(lat) / wall, "failed": fails[0]}
+
+
+def swap(base: str, bodies: list[bytes], move, v_new: int) -> dict:
+    fails = [0]
+    lat: list[float] = []
+    first_new: list[float] = []
+    stop = threading.Event()
+
+    async def load():
+        async def one(i):
+            async with httpx.AsyncClient(timeout=60) as client:
+                k = 0
+                while not stop.is_set():
+                    r = await client.post(f"{base}/v1/streams/swap{i}/frames", content=bodies[k % len(bodies)],
+                                          headers={"content-type": "image/jpeg"})
+                    k += 1
+                    if r.status_code != 200:
+                        fails[0] += 1
+                    elif r.json()["model_version"] == v_new and not first_new:
+                        first_new.append(time.perf_counter())
+        await asyncio.gather(*(one(i) for i in range(4)))
+
+    thread = threading.Thread(target=lambda: asyncio.run(load()))
+    thread.start()
+    time.sleep(1.0)
+    t0 = time.perf_counter()
+    move(v_new)
+    httpx.post(f"{base}/v1/admin/reload", headers={"authorization": "Bearer bench"}, timeout=60)
+    deadline = time.time() + 30
+    while not first_new and time.time() < deadline:
+        time.sleep(0.01)
+    time.sleep(0.5)
+    stop.set()
+    thread.join()
+    return {"mode": "hot-swap (4 streams HTTP)", "streams": 4, "p50_ms": float("nan"), "p99_ms": float("nan"),
+            "fps": float("nan"), "failed": fails[0], "swap_s": (first_new[0] - t0) if first_new else float("nan")}
+
+
+def run(streams: tuple[int, ...] = (1, 4, 8)) -> list[dict]:
+    tmp = Path(tempfile.mkdtemp(prefix="percept-bench-service-"))
+    old_home = os.environ.get("PERCEPT_HOME")
+    os.environ["PERCEPT_HOME"] = str(tmp / "home")
+    try:
+        from registry.bundles import register_bundle
+        from registry.ledger import move_alias
+        from services.perception.app import create_app
+        from services.perception.settings import ServiceSettings
+        from services.perception.testing import running, untrained_bundle, wait_ready
+
+        bundle = untrained_bundle(tmp / "b1")
+        shutil.copytree(bundle, tmp / "b2")
+        v1 = register_bundle(bundle).version
+        v2 = register_bundle(tmp / "b2").version
+        move = lambda v: move_alias("percept-detector", "champion", v, actor="bench", reason="bench")  # noqa: E731
+        move(v1)
+        bodies = _frames()
+        rows = [bare(bodies, bundle)]
+        app = create_app(ServiceSettings(poll_interval_s=0, admin_token="bench"))
+        with running(app) as base:
+            wait_ready(base, version=v1)
+            served(base, bodies[:5], 1, "http", "warm")
+            for mode in ("http", "ws"):
+                for n in streams:
+                    rows.append(served(base, bodies, n, mode, "b"))
+            rows.append(swap(base, bodies, move, v2))
+        return rows
+    finally:
+        if old_home is None:
+            os.environ.pop("PERCEPT_HOME", None)
+        else:
+            os.environ["PERCEPT_HOME"] = old_home
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def main() -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    rows = run()
+    table = Table("mode", "streams", "p50 ms", "p99 ms", "frames/s", "failed", "swap s")
+    for r in rows:
+        table.add_row(r["mode"], str(r["streams"]), f"{r['p50_ms']:.1f}", f"{r['p99_ms']:.1f}", f"{r['fps']:.1f}",
+                      str(r["failed"]), f"{r['swap_s']:.2f}" if "swap_s" in r else "")
+    Console().print(table)
+
+
+if __name__ == "__main__":
+    main()
