@@ -7,7 +7,7 @@ of another class.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Mapping
 
 from perception.config import override
 from perception.tracking.bytetrack import ByteTrackConfig, ByteTrackTracker
@@ -33,6 +33,13 @@ def make_tracker(name: str = DEFAULT_TRACKER, **overrides: Any) -> Tracker:
     return tracker_cls(override(config_cls(), overrides))
 
 
+def tracker_from_params(values: Mapping[str, Any] | None = None) -> Tracker:
+    """A tracker from ``params.yaml: tracker``: optional ``name`` plus that tracker's config keys."""
+    values = dict(values or {})
+    name = values.pop("name", DEFAULT_TRACKER)
+    return make_tracker(name, **values)
+
+
 __all__ = [
     "DEFAULT_TRACKER",
     "TRACKERS",
@@ -42,4 +49,5 @@ __all__ = [
     "SortTracker",
     "Tracker",
     "make_tracker",
+    "tracker_from_params",
 ]

@@ -10,8 +10,8 @@ def check_fraction(config: Any, *names: str, allow_zero: bool = True) -> None:
     """Each named field must be a number in [0, 1] ((0, 1] when ``allow_zero`` is False)."""
     for name in names:
         value = getattr(config, name)
-        low_ok = value >= 0 if allow_zero else value > 0
-        if not isinstance(value, (int, float)) or not (low_ok and value <= 1):
+        number = isinstance(value, (int, float)) and not isinstance(value, bool)
+        if not number or not ((value >= 0 if allow_zero else value > 0) and value <= 1):
             span = "[0, 1]" if allow_zero else "(0, 1]"
             raise ValueError(f"{type(config).__name__}.{name} must be in {span}, got {value!r}")
 
@@ -20,7 +20,8 @@ def check_positive(config: Any, *names: str) -> None:
     """Each named field must be a finite number > 0."""
     for name in names:
         value = getattr(config, name)
-        if not isinstance(value, (int, float)) or not math.isfinite(value) or value <= 0:
+        number = isinstance(value, (int, float)) and not isinstance(value, bool)
+        if not number or not math.isfinite(value) or value <= 0:
             raise ValueError(f"{type(config).__name__}.{name} must be a finite number > 0, got {value!r}")
 
 
