@@ -38,7 +38,8 @@ def run(frames: int = FRAMES, seeds: tuple[int, ...] = SEEDS) -> list[dict]:
     with tempfile.TemporaryDirectory() as tmp:
         for seed in seeds:
             wall, cpu = time.perf_counter(), time.process_time()
-            write_sequence(Path(tmp) / f"seq-{seed}", name=f"seq-{seed}", seed=seed, frames=frames, config=config)
+            name = f"seq-{seed}"
+            write_sequence(Path(tmp) / name, name=name, seed=seed, frames=frames, config=config)
             write_fps.append(frames / (time.perf_counter() - wall))
             write_cpu.append(frames / (time.process_time() - cpu))
     rows.append(_row("render+write", frames, write_fps, write_cpu, per_frame, config))

@@ -106,7 +106,9 @@ def project_ground_points(
     Points at or behind the camera plane (depth <= 1 mm) give NaN.
     """
     x, z, up = np.broadcast_arrays(
-        np.asarray(x_m, dtype=np.float64), np.asarray(z_m, dtype=np.float64), np.asarray(up_m, dtype=np.float64)
+        np.asarray(x_m, dtype=np.float64),
+        np.asarray(z_m, dtype=np.float64),
+        np.asarray(up_m, dtype=np.float64),
     )
     cos_p, sin_p = math.cos(camera.pitch_rad), math.sin(camera.pitch_rad)
     below = camera.height_m - up.ravel()

@@ -94,7 +94,9 @@ class SceneConfig:
                 if not (math.isfinite(lo) and math.isfinite(hi) and lo <= hi):
                     raise ValueError(f"{f.name} must be finite with lo <= hi, got {value!r}")
                 object.__setattr__(self, f.name, (lo, hi))
-            elif f.type in ("int", "float") and (isinstance(value, bool) or not isinstance(value, (int, float))):
+            elif f.type in ("int", "float") and (
+                isinstance(value, bool) or not isinstance(value, (int, float))
+            ):
                 raise ValueError(f"{f.name} must be a number, got {value!r}")
             elif f.type == "int" and int(value) != value:
                 raise ValueError(f"{f.name} must be an integer, got {value!r}")

@@ -54,7 +54,8 @@ def make_background(camera: CameraModel, world: World, rng: np.random.Generator)
         bw = int(rng.integers(w // 40, w // 10))
         bh = int(rng.integers(4, max(5, horizon // 2)))
         shade = float(rng.uniform(0.35, 0.8))
-        col = _shade(rng.choice([[150, 150, 160], [120, 130, 140], [90, 110, 130], [60, 90, 60]]), shade * 1.4)
+        tones = [[150, 150, 160], [120, 130, 140], [90, 110, 130], [60, 90, 60]]
+        col = _shade(rng.choice(tones), shade * 1.4)
         cv2.rectangle(img, (x, horizon - bh), (x + bw, horizon), col, -1)
         for _ in range(int(rng.integers(0, 4))):  # windows
             wx, wy = x + int(rng.integers(1, max(2, bw - 3))), horizon - int(rng.integers(1, max(2, bh)))
@@ -135,15 +136,16 @@ def _poly(img: np.ndarray, uv: np.ndarray, color: tuple[int, int, int]) -> None:
 
 def _wheel_points(centre: np.ndarray, heading: np.ndarray, r: float) -> np.ndarray:
     """5 ground-frame points of a wheel: both ends along ``heading``, top, bottom, centre."""
-    return np.stack([centre - r * heading, centre + r * heading, centre + [0, r, 0], centre - [0, r, 0], centre])
+    up = np.array([0.0, r, 0.0])
+    return np.stack([centre - r * heading, centre + r * heading, centre + up, centre - up, centre])
 
 
 def _wheel(img: np.ndarray, uv: np.ndarray, color: tuple[int, int, int], thickness: int = -1) -> np.ndarray:
     """Draw a wheel seen in perspective as an ellipse from its 5 projected points; return its 4 extremes."""
     half_u = max(0.6, abs(uv[1, 0] - uv[0, 0]) / 2)
     half_v = max(0.6, abs(uv[3, 1] - uv[2, 1]) / 2)
-    cv2.ellipse(img, _pt(*uv[4]), _ax(half_u, half_v), 0, 0, 360, color,
-                thickness if thickness < 0 else max(1, int(round(thickness * half_v / 8))), cv2.LINE_AA, _SHIFT)
+    width = thickness if thickness < 0 else max(1, int(round(thickness * half_v / 8)))
+    cv2.ellipse(img, _pt(*uv[4]), _ax(half_u, half_v), 0, 0, 360, color, width, cv2.LINE_AA, _SHIFT)
     return uv[:4]
 
 
@@ -158,7 +160,8 @@ def _draw_car(img: np.ndarray, a: Agent, z: float, cam: CameraModel) -> np.ndarr
     ]
     if side_x is not None:
         groups += [
-            ("side", [[side_x, 0.25, z], [side_x, 0.93 * H, z], [side_x, 0.93 * H, z + L], [side_x, 0.25, z + L]]),
+            ("side", [[side_x, 0.25, z], [side_x, 0.93 * H, z], [side_x, 0.93 * H, z + L],
+                      [side_x, 0.25, z + L]]),
             ("glass", [[side_x, 0.58 * H, z + 0.22 * L], [side_x, 0.9 * H, z + 0.3 * L],
                        [side_x, 0.9 * H, z + 0.78 * L], [side_x, 0.58 * H, z + 0.85 * L]]),
             ("wheel0", _wheel_points(np.array([side_x, 0.33, z + 0.18 * L]), np.array([0.0, 0, 1]), 0.33)),
@@ -235,27 +238,33 @@ def _draw_pedestrian(img: np.ndarray, a: Agent, z: float, cam: CameraModel) -> n
     feet = [(uc - 0.3 * half + stride, vb), (uc + 0.3 * half - stride, vb)]
     for fu, fv in feet:
         lift = 0.03 * h * max(0.0, math.cos(a.phase)) if a.facing != "side" else 0.0
-        cv2.line(img, _pt(uc + (fu - uc) * 0.3, hip_v), _pt(fu, fv - lift), trousers, 2 * leg, cv2.LINE_AA, _SHIFT)
+        hip = _pt(uc + (fu - uc) * 0.3, hip_v)
+        cv2.line(img, hip, _pt(fu, fv - lift), trousers, 2 * leg, cv2.LINE_AA, _SHIFT)
     # Ellipses shade the silhouette so it reads as a body, not a post.
-    cv2.ellipse(img, _pt(uc, vt + 0.34 * h), _ax(0.8 * half, 0.19 * h), 0, 0, 360, a.color, -1, cv2.LINE_AA, _SHIFT)
+    torso = _ax(0.8 * half, 0.19 * h)
+    cv2.ellipse(img, _pt(uc, vt + 0.34 * h), torso, 0, 0, 360, a.color, -1, cv2.LINE_AA, _SHIFT)
     arm = 0.25 * half * 2 * swing if a.facing == "side" else 0.0
     detailed = h >= 2 * _DETAIL_PX
     if detailed:
         for side in (-1, 1):
-            cv2.line(img, _pt(uc + side * 0.75 * half, vt + 0.2 * h),
-                     _pt(uc + side * 0.8 * half + side * arm, vt + 0.5 * h), _shade(a.color, 0.8), max(1, leg),
-                     cv2.LINE_AA, _SHIFT)
+            shoulder = _pt(uc + side * 0.75 * half, vt + 0.2 * h)
+            hand = _pt(uc + side * 0.8 * half + side * arm, vt + 0.5 * h)
+            cv2.line(img, shoulder, hand, _shade(a.color, 0.8), max(1, leg), cv2.LINE_AA, _SHIFT)
     cv2.circle(img, _pt(uc, vt + 0.075 * h), int(0.075 * h * _ONE), a.skin, -1, cv2.LINE_AA, _SHIFT)
     if detailed:
         cv2.ellipse(img, _pt(uc, vt + 0.06 * h), _ax(0.075 * h, 0.055 * h), 0, 180, 360, (30, 30, 40), -1,
                     cv2.LINE_AA, _SHIFT)
-    us = [uc - 0.85 * half - abs(arm), uc + 0.85 * half + abs(arm)] + [f[0] - leg for f in feet] + [f[0] + leg for f in feet]
+    us = [uc - 0.85 * half - abs(arm), uc + 0.85 * half + abs(arm)]
+    us += [f[0] - leg for f in feet] + [f[0] + leg for f in feet]
     return np.array([min(us), vt, max(us), vb])
 
 
 def _draw_cyclist(img: np.ndarray, a: Agent, z: float, cam: CameraModel) -> np.ndarray:
     r, L = 0.34, a.length
-    heading = np.array([0.0, 0, 1]) if a.facing == "rear" else np.array([math.copysign(1.0, a.vx or 1.0), 0, 0])
+    if a.facing == "rear":
+        heading = np.array([0.0, 0, 1])
+    else:
+        heading = np.array([math.copysign(1.0, a.vx or 1.0), 0, 0])
     # The near wheel touches the ground at z, so the box bottom is the object's true range.
     base = np.array([a.x, 0, z - r]) if a.facing == "rear" else np.array([a.x - heading[0] * L / 2, 0, z])
     rear_c = base + heading * r + [0, r, 0]
@@ -266,12 +275,12 @@ def _draw_cyclist(img: np.ndarray, a: Agent, z: float, cam: CameraModel) -> np.n
     shoulder = base + heading * 0.62 * L + [0, 1.42, 0]
     head = base + heading * 0.68 * L + [0, 1.62, 0]
     wheels = (rear_c, front_c) if a.facing == "rear" else (front_c, rear_c)  # far wheel first
-    uv = _project(cam, np.concatenate([np.stack([rear_c, front_c, seat, bars, crank, shoulder, head,
-                                                 head + [0, 0.11, 0]])] + [_wheel_points(c, heading, r) for c in wheels]))
+    skeleton = np.stack([rear_c, front_c, seat, bars, crank, shoulder, head, head + [0, 0.11, 0]])
+    uv = _project(cam, np.concatenate([skeleton] + [_wheel_points(c, heading, r) for c in wheels]))
     if not np.isfinite(uv).all():
         return None
     p = uv[:8]
-    ext = [_wheel(img, uv[8:13], (25, 25, 25), thickness=3), _wheel(img, uv[13:18], (25, 25, 25), thickness=3)]
+    ext = [_wheel(img, uv[i:i + 5], (25, 25, 25), thickness=3) for i in (8, 13)]
     frame = (40, 40, 170) if a.track_id % 2 else (160, 160, 160)
     width = max(1, int(round(0.05 * cam.fy / z)))
     for i, j in ((0, 4), (4, 2), (2, 3), (3, 1), (0, 2)):
@@ -285,8 +294,10 @@ def _draw_cyclist(img: np.ndarray, a: Agent, z: float, cam: CameraModel) -> np.n
     cv2.line(img, _pt(*p[5]), _pt(*p[3]), _shade(a.color, 0.8), body_w, cv2.LINE_AA, _SHIFT)
     head_r = abs(p[7, 1] - p[6, 1])
     cv2.circle(img, _pt(*p[6]), int(head_r * _ONE), a.skin, -1, cv2.LINE_AA, _SHIFT)
-    cv2.ellipse(img, _pt(*p[6]), _ax(head_r * 1.1, head_r * 0.8), 0, 180, 360, a.accent, -1, cv2.LINE_AA, _SHIFT)
-    pts = np.concatenate([np.concatenate(ext), p[:6], p[6:7] - [0, head_r], p[6:7] + [[head_r, 0], [-head_r, 0]]])
+    helmet = _ax(head_r * 1.1, head_r * 0.8)
+    cv2.ellipse(img, _pt(*p[6]), helmet, 0, 180, 360, a.accent, -1, cv2.LINE_AA, _SHIFT)
+    head_box = p[6:7] + [[0, -head_r], [head_r, 0], [-head_r, 0]]
+    pts = np.concatenate([np.concatenate(ext), p[:6], head_box])
     return np.array([pts[:, 0].min() - 1, pts[:, 1].min(), pts[:, 0].max() + 1, pts[:, 1].max()])
 
 

@@ -12,7 +12,7 @@ import numpy as np
 
 from perception.data.synthetic.config import SceneConfig
 from perception.data.synthetic.draw import draw_agent, draw_markings, make_background
-from perception.data.synthetic.world import World
+from perception.data.synthetic.world import Agent, World
 from perception.geometry import CameraModel
 from perception.types import Frame, Tracks
 
@@ -69,13 +69,15 @@ def render_scene(
     camera = camera or CameraModel.default(width=config.width, height=config.height)
     if (camera.width, camera.height) != (config.width, config.height):
         raise ValueError(
-            f"camera image size {camera.width}x{camera.height} differs from config {config.width}x{config.height}"
+            f"camera image size {camera.width}x{camera.height} differs from config "
+            f"{config.width}x{config.height}"
         )
     return _render(int(seed), int(frames), config, camera)
 
 
 def _render(seed: int, frames: int, config: SceneConfig, camera: CameraModel) -> Iterator[SceneFrame]:
-    traffic_rng, look_rng, sensor_rng = (np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(3))
+    streams = np.random.SeedSequence(seed).spawn(3)
+    traffic_rng, look_rng, sensor_rng = (np.random.default_rng(s) for s in streams)
     dt = 1.0 / config.fps
     world = World(config=config, rng=traffic_rng)
     world.populate(duration_s=frames * dt, offset_s=_BURN_IN_S)
@@ -89,8 +91,8 @@ def _render(seed: int, frames: int, config: SceneConfig, camera: CameraModel) ->
     for index in range(frames):
         cam = camera
         if config.pitch_jitter_rad > 0:
-            wobble = float(np.clip(sensor.rng.normal(0, config.pitch_jitter_rad), -3 * config.pitch_jitter_rad,
-                                   3 * config.pitch_jitter_rad))
+            limit = 3 * config.pitch_jitter_rad
+            wobble = float(np.clip(sensor.rng.normal(0, config.pitch_jitter_rad), -limit, limit))
             cam = dataclasses.replace(camera, pitch_rad=camera.pitch_rad + wobble)
         img = np.empty_like(background)
         drawn = _draw(img, background, world, cam, prev_centre, fps=config.fps)
@@ -99,8 +101,18 @@ def _render(seed: int, frames: int, config: SceneConfig, camera: CameraModel) ->
         world.step(dt)
 
 
-def _draw(img, background, world, camera, prev_centre, fps=None):
-    """Draw the world far-to-near into ``img``; return ``[(agent, box, velocity)]``."""
+def _draw(
+    img: np.ndarray,
+    background: np.ndarray,
+    world: World,
+    camera: CameraModel,
+    prev_centre: dict[int, np.ndarray],
+    fps: float | None = None,
+) -> list[tuple[Agent, np.ndarray, np.ndarray]]:
+    """Draw the world far-to-near into ``img``; return ``[(agent, box, velocity)]`` in that order.
+
+    ``prev_centre`` (track_id -> last box centre) is updated in place; velocity is 0 without ``fps``.
+    """
     np.copyto(img, background)
     draw_markings(img, camera, world)
     order = sorted(world.agents, key=lambda a: (-(a.s - world.ego_s), a.track_id))
@@ -121,13 +133,24 @@ def _draw(img, background, world, camera, prev_centre, fps=None):
     return drawn
 
 
-def _ground_truth(image, index, t, seed, drawn, world, config) -> SceneFrame:
+def _ground_truth(
+    image: np.ndarray,
+    index: int,
+    t: float,
+    seed: int,
+    drawn: list[tuple[Agent, np.ndarray, np.ndarray]],
+    world: World,
+    config: SceneConfig,
+) -> SceneFrame:
+    """Label the drawn objects: clip, measure occlusion near-to-far, filter, sort by track_id."""
     h, w = image.shape[:2]
     occ = np.zeros((math.ceil(h / _GRID), math.ceil(w / _GRID)), bool)
     rows = []
     for a, box, velocity in reversed(drawn):  # near to far
         x1, y1, x2, y2 = (float(v) for v in box)
-        clipped = np.array([min(max(x1, 0.0), w), min(max(y1, 0.0), h), min(max(x2, 0.0), w), min(max(y2, 0.0), h)])
+        clipped = np.array(
+            [min(max(x1, 0.0), w), min(max(y1, 0.0), h), min(max(x2, 0.0), w), min(max(y2, 0.0), h)]
+        )
         cw, ch = clipped[2] - clipped[0], clipped[3] - clipped[1]
         if cw <= 0 or ch <= 0:
             continue

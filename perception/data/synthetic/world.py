@@ -18,6 +18,7 @@ from perception.data.synthetic.config import CAR, CYCLIST, PEDESTRIAN, SceneConf
 
 _SPAWN_AHEAD_M = (55.0, 95.0)
 _BEHIND_LIMIT_M = -15.0
+_SKIN_TONES = [[120, 150, 200], [80, 110, 160], [50, 70, 110], [150, 180, 220]]  # BGR
 
 
 @dataclass
@@ -153,20 +154,26 @@ class World:
         x = float(rng.choice(self.lane_centres)) if lane_x is None else lane_x
         oncoming = not self._same_direction(x)
         if speed is None:
-            speed = -float(rng.uniform(*c.oncoming_speed_mps)) if oncoming else float(rng.uniform(*c.car_speed_mps))
+            if oncoming:
+                speed = -float(rng.uniform(*c.oncoming_speed_mps))
+            else:
+                speed = float(rng.uniform(*c.car_speed_mps))
         if x == 0.0 and not oncoming and z > 0:
             speed = min(speed, self.ego_speed + 1.0)  # a car ahead in our lane must stay in view a while
         if not self._free(x, z, 9.0):
             return None
         kind = rng.random()
-        width, height, length = (1.75, 1.45, 4.3) if kind < 0.6 else (1.9, 1.75, 4.8) if kind < 0.9 else (2.0, 2.3, 5.5)
+        # Saloon, SUV or van (all class "car"): width, height, length in metres.
+        width, height, length = (1.75, 1.45, 4.3) if kind < 0.6 else (1.9, 1.75, 4.8) if kind < 0.9 else (
+            2.0, 2.3, 5.5)
         scale = float(rng.uniform(0.94, 1.06))
         palette = np.array([[200, 200, 205], [40, 40, 45], [30, 30, 170], [160, 90, 30], [150, 150, 150],
                             [60, 120, 40], [30, 150, 220], [110, 40, 90], [230, 230, 230], [70, 60, 50]])
         color = palette[int(rng.integers(len(palette)))] * rng.uniform(0.85, 1.1) + rng.normal(0, 8, 3)
         a = Agent(
             track_id=self._new_id(), class_id=CAR, x=x + float(rng.normal(0, 0.15)), s=self.ego_s + z,
-            speed=speed, target_speed=speed, width=width * scale, height=height * scale, length=length * scale,
+            speed=speed, target_speed=speed,
+            width=width * scale, height=height * scale, length=length * scale,
             color=tuple(int(v) for v in np.clip(color, 0, 255)), facing="front" if oncoming else "rear",
             decel=float(rng.uniform(2.0, 4.0)),
         )
@@ -187,13 +194,15 @@ class World:
         x = self._sidewalk_x(side)
         if kerb:
             x = self.road_edges[side > 0] + side * float(rng.uniform(0.2, 0.6))
-        speed = float(rng.uniform(*c.pedestrian_speed_mps)) * (1 if rng.random() < 0.5 else -1) if walking else 0.0
+        speed = 0.0
+        if walking:
+            speed = float(rng.uniform(*c.pedestrian_speed_mps)) * (1 if rng.random() < 0.5 else -1)
         a = Agent(
             track_id=self._new_id(), class_id=PEDESTRIAN, x=x, s=self.ego_s + z, speed=speed,
             target_speed=speed, width=float(rng.uniform(0.45, 0.6)), height=float(rng.uniform(1.5, 1.92)),
             length=0.3, color=_random_color(rng), facing="rear" if walking else "side",
             phase=float(rng.uniform(0, 2 * math.pi)), accent=_random_color(rng, dark=True),
-            skin=tuple(int(v) for v in rng.choice([[120, 150, 200], [80, 110, 160], [50, 70, 110], [150, 180, 220]])),
+            skin=tuple(int(v) for v in rng.choice(_SKIN_TONES)),
         )
         if walking and rng.random() < c.crossing_prob:
             a.cross_at = self.t + float(rng.uniform(1.0, 6.0))
@@ -206,7 +215,10 @@ class World:
             return None
         _, right = self.road_edges
         crossing = rng.random() < c.crossing_prob
-        x = self._sidewalk_x(1.0 if rng.random() < 0.5 else -1.0) if crossing else right - float(rng.uniform(0.6, 1.0))
+        if crossing:
+            x = self._sidewalk_x(1.0 if rng.random() < 0.5 else -1.0)
+        else:
+            x = right - float(rng.uniform(0.6, 1.0))
         if not self._free(x, z, 6.0):
             return None
         speed = 0.0 if crossing else float(rng.uniform(*c.cyclist_speed_mps))
@@ -300,7 +312,7 @@ class World:
             a.facing, a.speed = "rear", float(rng.uniform(lo, hi))
             a.target_speed = a.speed
         if not a.braking and a.vx == 0.0 and rng.random() < c.speed_change_per_s * dt:
-            lo, hi = {CAR: c.car_speed_mps, CYCLIST: c.cyclist_speed_mps, PEDESTRIAN: c.pedestrian_speed_mps}[a.class_id]
+            lo, hi = (c.car_speed_mps, c.pedestrian_speed_mps, c.cyclist_speed_mps)[a.class_id]
             if a.facing == "front":
                 lo, hi = -c.oncoming_speed_mps[1], -c.oncoming_speed_mps[0]
             if a.class_id != PEDESTRIAN or a.facing == "rear":

@@ -101,7 +101,9 @@ def write_sequence(
     order = np.lexsort((records.track_id, records.frame))  # write_mot's row order
     lines = [f"{records.frame[i]},{records.track_id[i]},{ranges[i]:.3f}" for i in order]
     (seq_dir / "gt" / "range.txt").write_text("".join(line + "\n" for line in lines), encoding="utf-8")
-    info = SeqInfo(name=name, frame_rate=config.fps, seq_length=frames, width=config.width, height=config.height)
+    info = SeqInfo(
+        name=name, frame_rate=config.fps, seq_length=frames, width=config.width, height=config.height
+    )
     write_seqinfo(seq_dir / "seqinfo.ini", info)
     return info
 

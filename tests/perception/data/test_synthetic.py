@@ -51,7 +51,7 @@ def test_different_seeds_give_different_scenes() -> None:
 
 
 def test_dataset_layout_validates(tmp_path: Path) -> None:
-    spec = write_dataset(tmp_path / "ds", sequences=3, frames=5, seed=0, name="demo")
+    spec = write_dataset(tmp_path / "ds", sequences=3, frames=5, seed=0, name="demo", progress=True)
     assert validate_dataset(tmp_path / "ds") == read_dataset_yaml(tmp_path / "ds")
     assert spec.name == "demo" and spec.classes == CLASSES
     assert {k: len(v) for k, v in spec.splits.items()} == {"train": 1, "val": 1, "test": 1}
