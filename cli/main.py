@@ -18,6 +18,7 @@ app = typer.Typer(
 COMMAND_MODULES = [
     "cli.data",
     "cli.ingest",
+    "cli.models",
     "cli.serve",
     "cli.track",
 ]

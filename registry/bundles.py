@@ -138,6 +138,7 @@ def register_bundle(
 
 def list_versions(model_name: str = DEFAULT_MODEL_NAME) -> list[ModelVersionInfo]:
     """Every version of ``model_name``, newest first; [] if the model is not registered."""
+    check_name(model_name)
     with session() as c:
         aliases = _aliases(c, model_name)
         if aliases is None:
@@ -152,6 +153,7 @@ def list_versions(model_name: str = DEFAULT_MODEL_NAME) -> list[ModelVersionInfo
 
 def get_version(model_name: str, version: int) -> ModelVersionInfo:
     """One version; ValueError if ``model_name`` has no such version."""
+    check_name(model_name)
     with session() as c:
         mv = require_version(c, model_name, version)
         aliases = _aliases(c, model_name) or {}
@@ -173,6 +175,7 @@ def download_bundle(
     """
     if (alias is None) == (version is None):
         raise ValueError(f"give exactly one of alias or version, got alias={alias!r} version={version!r}")
+    check_name(model_name)
     with session() as c:
         if alias is not None:
             try:
@@ -185,7 +188,9 @@ def download_bundle(
             mv = require_version(c, model_name, version)
         prefix = f"runs:/{mv.run_id}/"
         if not mv.run_id or not mv.source.startswith(prefix):
-            raise ValueError(f"{model_name} v{mv.version} (source {mv.source}) was not registered as a bundle")
+            raise ValueError(
+                f"{model_name} v{mv.version} (source {mv.source}) was not registered as a bundle"
+            )
         target = Path(dst) if dst is not None else percept_home() / "bundles" / model_name / f"v{mv.version}"
         if dst is not None and target.exists() and any(target.iterdir()):
             raise ValueError(f"download folder {target} exists and is not empty")
@@ -222,7 +227,8 @@ def _aliases(c: MlflowClient, model_name: str) -> dict[str, str] | None:
 def _search_versions(c: MlflowClient, model_name: str) -> list[Any]:
     out, token = [], None
     while True:
-        page = c.search_model_versions(f"name = '{check_name(model_name)}'", max_results=1000, page_token=token)
+        query = f"name = '{check_name(model_name)}'"
+        page = c.search_model_versions(query, max_results=1000, page_token=token)
         out.extend(page)
         token = page.token
         if not token:
@@ -258,7 +264,9 @@ def _check_tags(tags: Mapping[str, Any]) -> dict[str, str]:
     out = {}
     for key, value in tags.items():
         if not isinstance(key, str) or not key or key.startswith(_RESERVED_TAG_PREFIXES):
-            raise ValueError(f"lineage tag {key!r} is empty or uses a reserved prefix {_RESERVED_TAG_PREFIXES}")
+            raise ValueError(
+                f"lineage tag {key!r} is empty or uses a reserved prefix {_RESERVED_TAG_PREFIXES}"
+            )
         out[key] = str(value).lower() if isinstance(value, bool) else str(value)
     return out
 

@@ -11,6 +11,8 @@ import math
 from dataclasses import asdict, dataclass, field
 from typing import Any, Mapping
 
+from perception.config import override
+
 GATED_METRICS = ("hota", "map50", "latency_ms_b1")
 # Deltas are differences of floats read back from text tags; a margin met "exactly" must pass.
 _EPS = 1e-9
@@ -51,6 +53,11 @@ class GateConfig:
             raise ValueError(f"GateConfig.floor_map50 is a fraction 0..1, got {self.floor_map50!r}")
 
 
+def gate_config(params: Mapping[str, Any] | None) -> GateConfig:
+    """The gate config from a ``params.yaml`` mapping (its ``gate:`` key); unknown keys raise."""
+    return override(GateConfig(), (params or {}).get("gate"))
+
+
 @dataclass(frozen=True)
 class GateDecision:
     """promote: move ``champion``. reasons: one sentence per check, with the numbers.
@@ -86,10 +93,9 @@ def decide(
         checks.append(_floor("HOTA", ch["hota"], config.floor_hota, "{:.1f}"))
         checks.append(_floor("mAP50", ch["map50"], config.floor_map50, "{:.3f}"))
     else:
-        checks.append(_margin("HOTA", ch["hota"], cp["hota"], config.min_improvement_hota, "{:+.1f}", "{:.1f}"))
-        checks.append(
-            _margin("mAP50", ch["map50"], cp["map50"], config.min_improvement_map50, "{:+.3f}", "{:.3f}")
-        )
+        hota_margin, map_margin = config.min_improvement_hota, config.min_improvement_map50
+        checks.append(_margin("HOTA", ch["hota"], cp["hota"], hota_margin, "{:+.1f}", "{:.1f}"))
+        checks.append(_margin("mAP50", ch["map50"], cp["map50"], map_margin, "{:+.3f}", "{:.3f}"))
     lat, budget = ch["latency_ms_b1"], config.latency_budget_ms
     ok = lat <= budget + _EPS
     checks.append(
@@ -116,7 +122,9 @@ def _metrics(values: Mapping[str, Any], who: str) -> dict[str, float]:
     out = {}
     for key in GATED_METRICS:
         if key not in values:
-            raise ValueError(f"{who} metrics lack {key!r} (have {sorted(values)}); the gate needs {GATED_METRICS}")
+            raise ValueError(
+                f"{who} metrics lack {key!r} (have {sorted(values)}); the gate needs {GATED_METRICS}"
+            )
         try:
             value = float(values[key])
         except (TypeError, ValueError):

@@ -69,6 +69,7 @@ class LedgerEntry:
 
 def get_alias(model_name: str, alias: str) -> int | None:
     """The version ``alias`` points at, or None (alias unset or model not registered)."""
+    check_name(model_name)
     with session() as c:
         return _current(c, model_name, alias)
 
@@ -181,7 +182,8 @@ def _write(model_name, alias, version, *, actor, reason, report, action, summary
         before = _current(c, model_name, alias)
         to = int(version)
         if summary is None:
-            summary = (f"{alias} v{before} -> v{to}" if move else f"{alias} stays v{before}, not v{to}") + f": {reason}"
+            what = f"{alias} v{before} -> v{to}" if move else f"{alias} stays v{before}, not v{to}"
+            summary = f"{what}: {reason}"
         now_ns = time.time_ns()
         tags = {
             f"{_P}model": model_name,
@@ -199,7 +201,9 @@ def _write(model_name, alias, version, *, actor, reason, report, action, summary
         }
         exp_id = ensure_experiment(LEDGER_EXPERIMENT, mlflow_client=c)
         verb = f"v{before} -> v{to}" if move else f"v{to} refused"
-        run = c.create_run(exp_id, start_time=now_ns // 1_000_000, tags=tags, run_name=f"{model_name} {alias}: {verb}")
+        run = c.create_run(
+            exp_id, start_time=now_ns // 1_000_000, tags=tags, run_name=f"{model_name} {alias}: {verb}"
+        )
         run_id = run.info.run_id
         moved = False
         try:

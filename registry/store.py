@@ -20,12 +20,12 @@ import urllib.parse
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any, Callable, Iterator, Mapping
 
 from mlflow import MlflowClient
 from mlflow.exceptions import MlflowException
 
-from perception.config import percept_home
+from perception.config import override, percept_home
 
 DEFAULT_MODEL_NAME = "percept-detector"
 DEFAULT_EXPERIMENT = "percept-retrain"
@@ -66,6 +66,11 @@ class RegistryConfig:
                 raise ValueError(f"RegistryConfig.{field} must be a non-empty string, got {value!r}")
 
 
+def registry_config(params: Mapping[str, Any] | None) -> RegistryConfig:
+    """The registry config from a ``params.yaml`` mapping (its ``registry:`` key); unknown keys raise."""
+    return override(RegistryConfig(), (params or {}).get("registry"))
+
+
 def tracking_uri() -> str:
     """``MLFLOW_TRACKING_URI`` if set, else ``sqlite:///$PERCEPT_HOME/mlflow.db``."""
     uri = os.environ.get("MLFLOW_TRACKING_URI", "").strip()
@@ -81,7 +86,7 @@ def artifact_root() -> Path:
 
 def is_remote(uri: str) -> bool:
     """True for an HTTP(S)/Databricks tracking server, which chooses artifact locations itself."""
-    return urllib.parse.urlparse(uri).scheme in {"http", "https", "databricks"}
+    return uri == "databricks" or urllib.parse.urlparse(uri).scheme in {"http", "https", "databricks"}
 
 
 def client() -> MlflowClient:
