@@ -17,12 +17,14 @@ workspace is first created to use another. DVC's per-repo state (``core.site_cac
 A dataset version is the md5 that ``data/<name>.dvc`` holds at a git commit, plus that commit.
 ``publish`` swaps a new folder in and commits; an interrupted publish is rolled back by
 ``recover`` (run by the next ingest and by ``ensure_local``), so the committed version stays
-readable. DVC and git run as subprocesses of this interpreter: their CLIs are the stable interface.
+readable. DVC runs in process through ``dvc.repo.Repo`` (an interpreter per ``dvc`` command costs
+seconds on a busy machine); git runs as a subprocess.
 """
 
 from __future__ import annotations
 
 import fcntl
+import logging
 import os
 import re
 import shutil
@@ -33,7 +35,7 @@ import time
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
+from typing import Any, Iterator
 
 import yaml
 
@@ -82,18 +84,14 @@ def workspace_root() -> Path:
     return Path(env).expanduser().resolve() if env else percept_home() / "workspace"
 
 
-def _env() -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if k not in _GIT_REDIRECTS}
-    env["DVC_NO_ANALYTICS"] = "1"
-    return env
-
-
-def _run(args: list[str], cwd: Path, *, check: bool = True) -> subprocess.CompletedProcess[str]:
-    proc = subprocess.run(args, cwd=cwd, env=_env(), capture_output=True, text=True)
+def _run(
+    args: list[str], cwd: Path, *, check: bool = True, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    base = {k: v for k, v in os.environ.items() if k not in _GIT_REDIRECTS}
+    proc = subprocess.run(args, cwd=cwd, env={**base, **(env or {})}, capture_output=True, text=True)
     if check and proc.returncode != 0:
         detail = (proc.stderr.strip() or proc.stdout.strip()).splitlines()[-1:] or ["no output"]
-        shown = " ".join(args[2:] if args[0] == sys.executable else args)
-        raise RuntimeError(f"`{shown}` failed in {cwd}: {detail[0]}")
+        raise RuntimeError(f"`{' '.join(args)}` failed in {cwd}: {detail[0]}")
     return proc
 
 
@@ -101,8 +99,22 @@ def git(ws: Path, *args: str, check: bool = True) -> str:
     return _run(["git", "-c", "commit.gpgsign=false", *args], ws, check=check).stdout
 
 
-def dvc(ws: Path, *args: str) -> str:
-    return _run([sys.executable, "-m", "dvc", *args], ws).stdout
+@contextmanager
+def dvc_repo(ws: Path) -> Iterator[Any]:
+    """DVC's ``Repo`` for ``ws``, in process: one import instead of an interpreter per command.
+
+    DVC's INFO chatter is silenced; its errors come out as ``RuntimeError`` with DVC's sentence.
+    """
+    from dvc.exceptions import DvcException
+    from dvc.logger import set_loggers_level
+    from dvc.repo import Repo
+
+    with set_loggers_level(logging.WARNING):
+        try:
+            with Repo(str(ws)) as repo:
+                yield repo
+        except DvcException as exc:
+            raise RuntimeError(f"DVC failed in {ws}: {exc}") from exc
 
 
 def _has_head(ws: Path) -> bool:
@@ -125,18 +137,28 @@ def ensure_workspace(root: Path | None = None) -> Path:
         git(ws, "config", "user.email", "percept@localhost")
         git(ws, "config", "user.name", "percept")
     home = percept_home()
+    _dvc_init(ws, site_cache=home / "dvc-site")
     remote = os.environ.get("PERCEPT_DVC_REMOTE") or str(home / "dvc-remote")
-    dvc(ws, "init", "-q", "--force")
-    for key, value in (("core.autostage", "false"), ("core.analytics", "false"), ("core.check_update", "false")):
-        dvc(ws, "config", key, value)
-    dvc(ws, "config", "--local", "core.site_cache_dir", str(home / "dvc-site"))
-    dvc(ws, "remote", "add", "--force", "--default", "percept", remote)
+    from dvc.config import Config
+
+    config = Config(dvc_dir=str(ws / ".dvc"), validate=False)
+    with config.edit("repo") as conf:
+        conf["core"].update(autostage="false", analytics="false", check_update="false", remote="percept")
+        conf["remote"]["percept"] = {"url": remote}
+    with config.edit("local") as conf:
+        conf["core"]["site_cache_dir"] = str(home / "dvc-site")
     (ws / ".gitignore").write_text("/.ingest/\n", encoding="utf-8")
     (ws / ".dvcignore").write_text("/.ingest/\n", encoding="utf-8")
     (ws / "data").mkdir(exist_ok=True)
     git(ws, "add", ".gitignore", ".dvcignore", ".dvc/config", ".dvc/.gitignore")
     git(ws, "commit", "-q", "-m", "percept workspace: git + DVC with a default remote")
     return ws
+
+
+def _dvc_init(ws: Path, *, site_cache: Path) -> None:
+    """``dvc init``; a subprocess so its state lands in ``site_cache`` before the config says so."""
+    env = {"DVC_SITE_CACHE_DIR": os.environ.get("DVC_SITE_CACHE_DIR", str(site_cache)), "DVC_NO_ANALYTICS": "1"}
+    _run([sys.executable, "-m", "dvc", "init", "-q", "--force"], ws, env=env)
 
 
 @contextmanager
@@ -237,12 +259,14 @@ def publish(ws: Path, name: str, staged: Path) -> tuple[DatasetVersion, bool]:
         moved_new = True
         if pause := os.environ.get(TEST_PAUSE_ENV):  # the only test hook; see tests/flows
             _pause_for_test(Path(pause))
-        dvc(ws, "add", "-q", f"data/{name}")
-        new_md5 = _md5_of((ws / rel).read_text(encoding="utf-8"))
-        old = git(ws, "show", f"HEAD:{rel}", check=False)
-        changed = _md5_of(old) != new_md5 if old else True
+        with dvc_repo(ws) as repo:
+            repo.add([str(target)])
+            new_md5 = _md5_of((ws / rel).read_text(encoding="utf-8"))
+            old = git(ws, "show", f"HEAD:{rel}", check=False)
+            changed = _md5_of(old) != new_md5 if old else True
+            if changed:
+                repo.push(targets=[str(ws / rel)])
         if changed:
-            dvc(ws, "push", "-q", rel)
             git(ws, "add", "--", rel, "data/.gitignore")
             git(ws, "commit", "-q", "-m", f"ingest {name}: {new_md5}", "--", rel, "data/.gitignore")
     except BaseException:
@@ -322,7 +346,8 @@ def ensure_local(version: DatasetVersion) -> Path:
                 f"dataset {version.name!r} is at {current.md5} now, not {version.md5}; "
                 "only the current version can be made local"
             )
-        rel = f"data/{version.name}.dvc"
-        if dvc(ws, "status", "--json", rel).strip() not in ("{}", ""):
-            dvc(ws, "pull", "-q", "--force", rel)
+        record = str(ws / "data" / f"{version.name}.dvc")
+        with dvc_repo(ws) as repo:
+            if repo.status(targets=[record]):
+                repo.pull(targets=[record], force=True)
     return version.path

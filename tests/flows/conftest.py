@@ -8,7 +8,7 @@ API URL, which subprocesses can use as ``PREFECT_API_URL``. ``workspace`` points
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterator
 
 import cv2
 import numpy as np
@@ -35,7 +35,7 @@ def workspace(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return ws
 
 
-def make_dataset(root: Path, *, sequences: int = 2, frames: int = 5, seed: int = 0, name: str = "tiny") -> Path:
+def write_tiny_dataset(root: Path, *, sequences: int = 2, frames: int = 5, seed: int = 0, name: str = "tiny") -> Path:
     """A small valid percept dataset: ``sequences`` x ``frames`` 32x24 JPEGs with one box each.
 
     Different seeds give different bytes; the same seed gives identical files.
@@ -55,3 +55,9 @@ def make_dataset(root: Path, *, sequences: int = 2, frames: int = 5, seed: int =
     splits = {"train": names[:1], "val": names[1:2], "test": names[2:]}
     write_dataset_yaml(root, DatasetSpec(name=name, classes=("car",), splits=splits, source={"kind": "test"}))
     return root
+
+
+@pytest.fixture
+def make_dataset() -> Callable[..., Path]:
+    """``write_tiny_dataset``, for tests to call with their own sizes and seeds."""
+    return write_tiny_dataset
