@@ -17,7 +17,6 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 import tempfile
 from pathlib import Path
 
@@ -118,12 +117,17 @@ def goals(rows: list[dict], *, tracker: str) -> list[str]:
         best = max(peers, key=lambda r: r[metric])
         margin = ours[metric] - best[metric]
         ok = margin >= GOAL_POINTS
-        lines.append(f"{'met' if ok else 'MISSED'}: {metric} {ours[metric]:.1f} = best peer "
-                     f"({best['tracker']}) {best[metric]:.1f} {margin:+.1f} (goal +{GOAL_POINTS:g})")
+        lines.append(
+            f"{'met' if ok else 'MISSED'}: {metric} {ours[metric]:.1f} = best peer "
+            f"({best['tracker']}) {best[metric]:.1f} {margin:+.1f} (goal +{GOAL_POINTS:g})"
+        )
     fastest = max(peers, key=lambda r: r["update_khz"])
     speedup = ours["update_khz"] / fastest["update_khz"]
-    lines.append(f"{'met' if speedup >= GOAL_SPEEDUP else 'MISSED'}: update rate {ours['update_khz']:.1f} kHz = "
-                 f"{speedup:.1f}x fastest peer ({fastest['tracker']}, {fastest['update_khz']:.1f} kHz; goal {GOAL_SPEEDUP:g}x)")
+    lines.append(
+        f"{'met' if speedup >= GOAL_SPEEDUP else 'MISSED'}: update rate {ours['update_khz']:.1f} kHz = "
+        f"{speedup:.1f}x fastest peer ({fastest['tracker']}, {fastest['update_khz']:.1f} kHz; "
+        f"goal {GOAL_SPEEDUP:g}x)"
+    )
     return lines
 
 

@@ -41,13 +41,16 @@ def supervision_runner(kind: str):
         tracker = (SORTTracker if kind == "sort" else ByteTrackTracker)(frame_rate=rate)
         out, spent = [], 0.0
         for det in frames:
-            d = sv.Detections(xyxy=det[:, :4].copy(), confidence=det[:, 4].copy(), class_id=np.zeros(len(det), int))
+            d = sv.Detections(
+                xyxy=det[:, :4].copy(), confidence=det[:, 4].copy(), class_id=np.zeros(len(det), int)
+            )
             start = time.perf_counter()
             res = tracker.update(d)
             spent += time.perf_counter() - start
             ids = np.asarray(res.tracker_id if res.tracker_id is not None else [], dtype=float)
+            conf = res.confidence if res.confidence is not None else np.ones(len(ids))
             keep = ids >= 0  # unconfirmed tracks come back with id -1
-            out.append(np.column_stack([ids[keep], res.xyxy[keep], (res.confidence if res.confidence is not None else np.ones(len(ids)))[keep]]) if keep.any() else np.zeros((0, 6)))
+            out.append(np.column_stack([ids[keep], res.xyxy[keep], conf[keep]]).reshape(-1, 6))
         return out, spent
 
     return run

@@ -157,7 +157,11 @@ def _run_trackeval(stage: Path, lengths: dict[str, int]) -> dict[str, Any]:
         }
     )
     quiet = {"PRINT_CONFIG": False}
-    metrics = [trackeval.metrics.HOTA(quiet), trackeval.metrics.CLEAR(quiet), trackeval.metrics.Identity(quiet)]
+    metrics = [
+        trackeval.metrics.HOTA(quiet),
+        trackeval.metrics.CLEAR(quiet),
+        trackeval.metrics.Identity(quiet),
+    ]
     evaluator = trackeval.Evaluator(
         {
             "USE_PARALLEL": False,

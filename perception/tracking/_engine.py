@@ -92,12 +92,11 @@ class AssociationTracker:
             rows[:, SCORE] = score[det_rows]
             rows[:, HITS] += 1.0
             rows[:, MISSES] = -1.0  # every row gets +1 below: 0 for the matched ones
+            rows[:, CONFIRMED] = rows[:, HITS] >= self._min_hits  # hits only grow: stays confirmed
             live[track_rows] = rows
         if n:
             live[:, MISSES] += 1.0
-            misses, confirmed = live[:, MISSES], live[:, CONFIRMED]
-            confirmed[live[:, HITS] >= self._min_hits] = 1.0
-            dead = misses > confirmed * self._buffer  # unconfirmed tracks die on their first miss
+            dead = live[:, MISSES] > live[:, CONFIRMED] * self._buffer  # unconfirmed: first miss kills
             if dead.any():
                 kept = live[~dead]
                 n = len(kept)
@@ -137,15 +136,19 @@ class AssociationTracker:
         xyxy, det_class = detections.xyxy, detections.class_id
         track_rows, det_rows, unmatched = _NONE, _NONE, high
         if len(high):
-            sim = iou_matrix(xyxy[high], boxes)
-            sim *= det_class[high, None] == classes
+            if len(high) < len(xyxy):
+                xyxy_high, class_high = xyxy[high], det_class[high]
+            else:  # the usual case: every detection is a high one
+                xyxy_high, class_high = xyxy, det_class
+            sim = iou_matrix(xyxy_high, boxes)
+            sim *= class_high[:, None] == classes
             d1, track_rows = match(sim, threshold=self._match_iou)
             det_rows = high[d1]
             if len(d1):
                 left = np.ones(len(high), bool)
                 left[d1] = False
                 unmatched = high[left]
-        if self._two_stage:
+        if self._two_stage and len(high) < len(xyxy):  # some detections are below the high threshold
             score = detections.score
             low = np.nonzero((score >= self._low) & (score < self._high))[0]
             if len(low):
@@ -187,9 +190,11 @@ class AssociationTracker:
         out = live[live[:, MISSES] < live[:, CONFIRMED]]
         ids = out[:, ID : CLS + 1].astype(np.int64)
         out = out.astype(np.float32)  # Tracks stores float32; converting once is cheapest
-        xyxy, velocity = out[:, 0:4], out[:, 4:6]
-        # Coordinates carry independent velocities: a shrinking box must not come out inverted.
-        np.maximum(xyxy[:, 2:4], xyxy[:, 0:2], out=xyxy[:, 2:4])
+        # Output boxes are never inverted: a matched track's predicted box overlapped its detection
+        # (IoU > 0 needs x1 < x2, y1 < y2) and the correction is a convex combination of the two.
+        velocity = out[:, 4:6]
         velocity += out[:, 6:8]  # box-centre velocity = mean of the two corners' velocities
         velocity *= 0.5
-        return Tracks(xyxy=xyxy, score=out[:, SCORE], class_id=ids[:, 1], track_id=ids[:, 0], velocity=velocity)
+        return Tracks(
+            xyxy=out[:, 0:4], score=out[:, SCORE], class_id=ids[:, 1], track_id=ids[:, 0], velocity=velocity
+        )

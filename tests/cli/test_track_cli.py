@@ -41,9 +41,10 @@ def test_track_writes_results_and_json(app, test_data, tmp_path, tracker):
     "make_args, message",
     [
         (lambda d, t: ["track", str(t), "--out", str(t / "r.txt")], "det/det.txt"),
-        (lambda d, t: ["track", str(d), "--out", str(t / "r.txt"), "--tracker", "deepsort"], "unknown tracker"),
-        (lambda d, t: ["eval-tracks", "--gt-root", str(d.parent), "--results", str(t / "none")], "not a folder"),
-        (lambda d, t: ["eval-tracks", "--gt-root", str(t), "--results", str(t)], "no sequences"),
+        (lambda d, t: ["track", str(d), "--out", str(t / "r.txt"), "--tracker", "x"], "unknown tracker"),
+        (lambda d, t: ["eval-tracks", "--gt-root", str(d), "--results", str(t / "no")], "not a folder"),
+        (lambda d, t: ["eval-tracks", "--gt-root", str(t), "--results", str(t)], "none of the 0 sequences in"),
+        (lambda d, t: ["eval-tracks", "--gt-root", str(t / "no"), "--results", str(t)], "not a folder"),
     ],
 )
 def test_clear_errors(app, test_data, tmp_path, make_args, message):
@@ -56,11 +57,14 @@ def test_clear_errors(app, test_data, tmp_path, make_args, message):
 def test_eval_tracks_table_and_json(app, test_data, tmp_path):
     gt_root = tmp_path / "gt"
     shutil.copytree(test_data / "mot15" / "TUD-Campus", gt_root / "TUD-Campus")
+    shutil.copytree(test_data / "mot15" / "KITTI-17", gt_root / "KITTI-17")  # no results: skipped
     results = tmp_path / "results"
     results.mkdir()
     shutil.copy(gt_root / "TUD-Campus" / "gt" / "gt.txt", results / "TUD-Campus.txt")
     result = invoke(app, ["eval-tracks", "--gt-root", str(gt_root), "--results", str(results), "--json"])
     assert result.exit_code == 0, result.output
     assert "HOTA" in result.output and "TUD-Campus" in result.output
+    assert "skipped (no results): KITTI-17" in result.output
     scores = json.loads(result.output.strip().splitlines()[-1])
+    assert list(scores) == ["TUD-Campus", "COMBINED"]
     assert scores["COMBINED"]["MOTA"] == pytest.approx(100.0)

@@ -27,6 +27,8 @@ def make_seq(root, name, gt_rows, length=4):
 
 # Two people walking for 4 frames; MOT17-like rows: class column = class_id + 1.
 PEOPLE = [[f, i, 10 + 100 * i + 5 * f, 50, 40, 80, 1, 1] for f in range(1, 5) for i in (1, 2)]
+SWAPPED = [r[:1] + [3 - r[1] if r[0] >= 3 else r[1]] + r[2:] for r in PEOPLE]  # ids swap at frame 3
+CAR = [[f, 7, 400, 300, 80, 40, 1, 3] for f in range(1, 5)]  # class_id 2
 
 
 @pytest.mark.parametrize(
@@ -37,15 +39,15 @@ PEOPLE = [[f, i, 10 + 100 * i + 5 * f, 50, 40, 80, 1, 1] for f in range(1, 5) fo
         # MOT15 flavour: class column -1.
         ([r[:7] + [-1] for r in PEOPLE], PEOPLE, None, {"HOTA": 100, "MOTA": 100, "IDF1": 100, "IDSW": 0}),
         # Ids swapped from frame 3 on: two identity switches.
-        (PEOPLE, [r[:1] + [3 - r[1] if r[0] >= 3 else r[1]] + r[2:] for r in PEOPLE], None, {"MOTA": 75, "IDSW": 2}),
+        (PEOPLE, SWAPPED, None, {"MOTA": 75, "IDSW": 2}),
         # Nothing tracked.
         (PEOPLE, [], None, {"HOTA": 0, "MOTA": 0, "IDF1": 0, "IDSW": 0}),
         # conf 0 in gt = ignore: a miss there is not counted.
         (PEOPLE + [[1, 9, 400, 50, 40, 80, 0, 1]], PEOPLE, None, {"MOTA": 100}),
         # A car (class 2 -> column 3) counts like a person when evaluating class-agnostic...
-        (PEOPLE + [[f, 7, 400, 300, 80, 40, 1, 3] for f in range(1, 5)], PEOPLE, None, {"MOTA": 200 / 3}),  # 4 of 12 boxes missed
+        (PEOPLE + CAR, PEOPLE, None, {"MOTA": 200 / 3}),  # 4 of 12 boxes missed
         # ...and is left out when only class 0 is evaluated.
-        (PEOPLE + [[f, 7, 400, 300, 80, 40, 1, 3] for f in range(1, 5)], PEOPLE, [0], {"MOTA": 100}),
+        (PEOPLE + CAR, PEOPLE, [0], {"MOTA": 100}),
     ],
 )
 def test_evaluate_tracking(tmp_path, gt_rows, result_rows, classes, expected):
@@ -75,7 +77,8 @@ def test_gt_of_mot15_scores_itself_perfectly(tmp_path, test_data):
     src = test_data / "mot15" / "TUD-Campus"
     shutil.copy(src / "gt" / "gt.txt", tmp_path / "TUD-Campus.txt")
     scores = evaluate_tracking(test_data / "mot15", tmp_path, sequences=["TUD-Campus"])
-    assert scores["TUD-Campus"]["HOTA"] == pytest.approx(100) and scores["COMBINED"]["IDF1"] == pytest.approx(100)
+    assert scores["TUD-Campus"]["HOTA"] == pytest.approx(100)
+    assert scores["COMBINED"]["IDF1"] == pytest.approx(100)
 
 
 @pytest.mark.parametrize(

@@ -24,7 +24,8 @@ def test_predict_moves_by_velocity_and_grows_uncertainty(dt, vx):
     assert np.allclose(out[0, :4], [vx * dt, 0, 10 + vx * dt, 20])
     assert np.allclose(out[0, 4:8], rows[0, 4:8])
     p00, p01, p11 = rows[0, 8:11]
-    assert np.allclose(out[0, 8:11], [p00 + 2 * dt * p01 + dt * dt * p11 + 0.05**2, p01 + dt * p11, p11 + 0.1**2])
+    expected = [p00 + 2 * dt * p01 + dt * dt * p11 + 0.05**2, p01 + dt * p11, p11 + 0.1**2]
+    assert np.allclose(out[0, 8:11], expected)
 
 
 @pytest.mark.parametrize("meas_std", [0.01, 0.1, 1.0])

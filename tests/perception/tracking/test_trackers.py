@@ -130,7 +130,8 @@ def test_score_thresholds(name, scores, expected_tracks):
     trk = tracker(name)
     boxes = [box(100)] * len(scores)
     for _ in range(3):
-        out = trk.update(Detections(xyxy=np.array(boxes).reshape(-1, 4), score=scores, class_id=[0] * len(scores)))
+        frame = Detections(xyxy=np.array(boxes).reshape(-1, 4), score=scores, class_id=[0] * len(scores))
+        out = trk.update(frame)
     assert len(out) == expected_tracks
 
 

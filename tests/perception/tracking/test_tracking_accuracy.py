@@ -31,10 +31,8 @@ def scores(test_data, tmp_path_factory):
     result = evaluate_tracking(root, out, sequences=SEQUENCES)
     path = test_data / "tracking_baseline.json"
     if os.environ.get("PERCEPT_WRITE_TRACKING_BASELINE"):
-        baseline = {
-            "tracker": DEFAULT_TRACKER,
-            "sequences": {s: {m: round(result[s][m], 2) for m in ("HOTA", "MOTA", "IDF1")} for s in SEQUENCES},
-        }
+        per_seq = {s: {m: round(result[s][m], 2) for m in ("HOTA", "MOTA", "IDF1")} for s in SEQUENCES}
+        baseline = {"tracker": DEFAULT_TRACKER, "sequences": per_seq}
         path.write_text(json.dumps(baseline, indent=2) + "\n")
     return result, json.loads(path.read_text())
 
