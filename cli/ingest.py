@@ -38,7 +38,9 @@ def ingest(
     from flows.versioning import check_name, resolve_version
 
     for logger_name in ("prefect.flow_runs", "prefect.task_runs"):
-        logging.getLogger(logger_name).addFilter(_NoRunErrors())
+        logger = logging.getLogger(logger_name)
+        if not any(isinstance(f, _NoRunErrors) for f in logger.filters):
+            logger.addFilter(_NoRunErrors())
     images_dir = str(images) if images else None
     try:
         check_name(name)

@@ -179,3 +179,42 @@ def test_malformed_dataset_leaves_nothing_behind(
     else:
         assert not (workspace / "data" / "tiny").exists() and not (workspace / "data" / "tiny.dvc").exists()
         assert list_versions() == []
+
+
+@pytest.mark.integration
+@pytest.mark.usefixtures("prefect_api", "workspace")
+@pytest.mark.parametrize(
+    ("source", "kwargs", "sequences"),
+    [
+        ("synth:sequences=2,frames=3,seed=0", {}, 2),
+        ("{data}/mot15", {}, 3),
+        ("{data}/coco/instances.json", {}, 4),
+        ("{data}/vtest_clip.mp4", {"max_frames": 3}, 1),
+    ],
+)
+def test_ingest_each_source_kind(test_data: Path, source: str, kwargs: dict, sequences: int) -> None:
+    from perception.data.dataset import validate_dataset
+
+    v = ingest(source.format(data=test_data), "kind", **kwargs)
+    assert len(validate_dataset(v.path).sequences) == sequences
+    assert resolve_version("kind") == v
+
+
+@pytest.mark.integration
+@pytest.mark.usefixtures("prefect_api")
+def test_cli_ingest_prints_new_then_unchanged(tmp_path: Path, workspace: Path, make_dataset) -> None:
+    import json
+
+    from typer.testing import CliRunner
+
+    from cli.main import app
+
+    src, record = make_dataset(tmp_path / "src", seed=1), tmp_path / "build" / "ingest.json"
+    first = CliRunner().invoke(app, ["ingest", str(src), "--name", "tiny", "--record", str(record)])
+    again = CliRunner().invoke(app, ["ingest", str(src), "--name", "tiny"])
+    v = resolve_version("tiny")
+    assert (first.exit_code, again.exit_code) == (0, 0), first.output + again.output
+    assert "new version" in first.output and "unchanged" in again.output and v.md5 in again.output
+    assert json.loads(record.read_text()) == {
+        "name": "tiny", "md5": v.md5, "git_rev": v.git_rev, "created": v.created, "path": str(v.path)
+    }
