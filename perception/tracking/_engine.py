@@ -144,7 +144,9 @@ class AssociationTracker:
             sim *= class_high[:, None] == classes
             d1, track_rows = match(sim, threshold=self._match_iou)
             det_rows = high[d1]
-            if len(d1):
+            if len(d1) == len(high):  # steady state: every high detection continues a track
+                unmatched = _NONE
+            elif len(d1):
                 left = np.ones(len(high), bool)
                 left[d1] = False
                 unmatched = high[left]
