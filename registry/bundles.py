@@ -132,7 +132,9 @@ def register_bundle(
                 quietly(lambda: c.set_terminated(run_id, "FAILED"))
             raise
         if own_run:
-            c.set_terminated(run_id, "FINISHED")
+            # The version is complete; a failure to close the run must not read as "not registered"
+            # (a retry would register a duplicate).
+            quietly(lambda: c.set_terminated(run_id, "FINISHED"))
         return _info(mv, aliases=())
 
 
@@ -251,7 +253,11 @@ def _ensure_registered_model(c: MlflowClient, model_name: str) -> None:
 
 def _log_run_data(c: MlflowClient, run_id: str, tags: dict, metrics: dict, params: dict) -> None:
     now = int(time.time() * 1000)
-    ms = [Metric(k, v, now, 0) for k, v in metrics.items()]
+    # A caller's run may hold per-epoch curves of the same keys: log the final values at their
+    # last step so the run shows them as its metrics (MLflow keeps the highest step as "latest").
+    existing = set(c.get_run(run_id).data.metrics) & set(metrics)
+    step = max((m.step for k in existing for m in c.get_metric_history(run_id, k)), default=0)
+    ms = [Metric(k, v, now, step) for k, v in metrics.items()]
     ps = [Param(k, v) for k, v in params.items()]
     ts = [RunTag(k, v) for k, v in tags.items()]
     for i in range(0, len(ms), 1000):

@@ -125,7 +125,7 @@ def read_ledger(model_name: str, *, alias: str | None = None) -> list[LedgerEntr
             if not token:
                 break
     runs.sort(key=lambda r: int(r.data.tags.get(f"{_P}time_ns", "0")), reverse=True)
-    return [_entry(r) for r in runs]
+    return [_entry(r.info.run_id, r.data.tags) for r in runs]
 
 
 def read_report(run_id: str) -> dict[str, Any]:
@@ -169,7 +169,18 @@ def champion_history(model_name: str) -> list[int]:
     return stack
 
 
-def _write(model_name, alias, version, *, actor, reason, report, action, summary, move) -> LedgerEntry:
+def _write(
+    model_name: str,
+    alias: str,
+    version: int,
+    *,
+    actor: str,
+    reason: str,
+    report: Mapping[str, Any] | None,
+    action: str,
+    summary: str | None,
+    move: bool,
+) -> LedgerEntry:
     check_name(model_name)
     check_name(alias)
     for name, value in (("actor", actor), ("reason", reason)):
@@ -181,9 +192,11 @@ def _write(model_name, alias, version, *, actor, reason, report, action, summary
         require_version(c, model_name, version)
         before = _current(c, model_name, alias)
         to = int(version)
+        src = f"v{before}" if before is not None else "none"
         if summary is None:
-            what = f"{alias} v{before} -> v{to}" if move else f"{alias} stays v{before}, not v{to}"
+            what = f"{alias} {src} -> v{to}" if move else f"{alias} stays {src}, not v{to}"
             summary = f"{what}: {reason}"
+        summary = summary[:5000]  # MLflow tag values stop at 8000 characters
         now_ns = time.time_ns()
         tags = {
             f"{_P}model": model_name,
@@ -194,13 +207,13 @@ def _write(model_name, alias, version, *, actor, reason, report, action, summary
             f"{_P}to_version": str(to),
             f"{_P}actor": actor,
             f"{_P}reason": reason[:5000],
-            f"{_P}summary": summary[:5000],
+            f"{_P}summary": summary,
             f"{_P}time": datetime.fromtimestamp(now_ns / 1e9, tz=timezone.utc).isoformat(),
             f"{_P}time_ns": str(now_ns),
             "mlflow.note.content": summary,
         }
         exp_id = ensure_experiment(LEDGER_EXPERIMENT, mlflow_client=c)
-        verb = f"v{before} -> v{to}" if move else f"v{to} refused"
+        verb = f"{src} -> v{to}" if move else f"v{to} refused"
         run = c.create_run(
             exp_id, start_time=now_ns // 1_000_000, tags=tags, run_name=f"{model_name} {alias}: {verb}"
         )
@@ -217,7 +230,7 @@ def _write(model_name, alias, version, *, actor, reason, report, action, summary
                 quietly(lambda: _restore(c, model_name, alias, before))
             quietly(lambda: c.set_terminated(run_id, "FAILED"))
             raise
-        return _entry(c.get_run(run_id))
+        return _entry(run_id, tags)
 
 
 def _current(c: MlflowClient, model_name: str, alias: str) -> int | None:
@@ -237,10 +250,9 @@ def _restore(c: MlflowClient, model_name: str, alias: str, before: int | None) -
         c.set_registered_model_alias(model_name, alias, str(before))
 
 
-def _entry(run: Any) -> LedgerEntry:
-    t = run.data.tags
+def _entry(run_id: str, t: Mapping[str, str]) -> LedgerEntry:
     return LedgerEntry(
-        run_id=run.info.run_id,
+        run_id=run_id,
         model_name=t[f"{_P}model"],
         alias=t[f"{_P}alias"],
         action=t[f"{_P}action"],

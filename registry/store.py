@@ -64,6 +64,7 @@ class RegistryConfig:
             value = getattr(self, field)
             if not isinstance(value, str) or not value.strip():
                 raise ValueError(f"RegistryConfig.{field} must be a non-empty string, got {value!r}")
+        check_name(self.model_name)
 
 
 def registry_config(params: Mapping[str, Any] | None) -> RegistryConfig:

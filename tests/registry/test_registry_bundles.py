@@ -163,3 +163,14 @@ def test_get_version_of_missing_version_is_a_value_error(registry_home, bundle_d
     register_bundle(bundle_dir)
     with pytest.raises(ValueError, match="no version 5"):
         get_version("percept-detector", 5)
+
+
+def test_final_metrics_win_over_a_callers_epoch_curves(registry_home, bundle_dir):
+    from mlflow.entities import Metric
+
+    with session() as c:
+        run_id = c.create_run(ensure_experiment("percept-retrain", mlflow_client=c)).info.run_id
+        c.log_batch(run_id, metrics=[Metric("map50", 0.1 * e, 1000 + e, e) for e in range(1, 4)])
+    register_bundle(bundle_dir, run_id=run_id, metrics={"map50": 0.25, "hota": 30.0})
+    with session() as c:
+        assert c.get_run(run_id).data.metrics == {"map50": 0.25, "hota": 30.0}

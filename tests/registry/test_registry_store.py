@@ -113,6 +113,7 @@ def test_check_name(name, exc):
         ({"registry": {"model_name": "cam-a"}}, RegistryConfig(model_name="cam-a"), None),
         ({"registry": {"model": "cam-a"}}, None, ValueError),
         ({"registry": {"experiment": ""}}, None, ValueError),
+        ({"registry": {"model_name": "cam'a"}}, None, ValueError),
     ],
 )
 def test_registry_config(params, expected, exc):
