@@ -19,6 +19,7 @@ COMMAND_MODULES = [
     "cli.data",
     "cli.ingest",
     "cli.models",
+    "cli.retrain",
     "cli.serve",
     "cli.track",
 ]

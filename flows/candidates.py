@@ -6,8 +6,9 @@ process, an OOM kill, a lost node): the retry lands in the same ``work_dir`` and
 ``train_detector`` resumes from its last per-epoch checkpoint. Exceptions raised by our code are
 not retried by Ray; the flow decides about those.
 
-Each attempt appends ``{"pid", "host", "started"}`` to ``work_dir/attempts.jsonl`` first, so an
-operator (or a test) can see which process holds a candidate and how often it was restarted.
+Each attempt appends ``{"pid", "host", "started"}`` to ``work_dir/attempts.jsonl`` first, and
+every finished (checkpointed) epoch rewrites ``work_dir/progress.json``, so an operator (or a
+test) can see which process holds a candidate, how far it got and how often it was restarted.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ import numpy as np
 import ray
 
 ATTEMPTS_FILE = "attempts.jsonl"
+PROGRESS_FILE = "progress.json"
 BUNDLE_DIR = "bundle"
 SAMPLE_FRAMES = 4
 
@@ -35,6 +37,21 @@ def record_attempt(work_dir: Path) -> dict[str, Any]:
     with open(work_dir / ATTEMPTS_FILE, "a", encoding="utf-8") as fh:
         fh.write(json.dumps(entry) + "\n")
     return entry
+
+
+def _write_progress(work_dir: Path, epoch: int) -> None:
+    # Written after train_detector saved the epoch's checkpoint: a restart resumes from here.
+    tmp = work_dir / f"{PROGRESS_FILE}.tmp"
+    tmp.write_text(json.dumps({"epoch": epoch, "pid": os.getpid(), "time": time.time()}), encoding="utf-8")
+    tmp.replace(work_dir / PROGRESS_FILE)
+
+
+def read_progress(work_dir: Path) -> dict[str, Any] | None:
+    """``{"epoch", "pid", "time"}`` of the last finished epoch, or None before the first."""
+    try:
+        return json.loads((Path(work_dir) / PROGRESS_FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
 
 
 def read_attempts(work_dir: Path) -> list[dict[str, Any]]:
@@ -62,7 +79,8 @@ def train_and_evaluate(
         stored in the bundle.
     run_id: MLflow run (created by the flow) that receives params, per-epoch metrics and final
         metrics; ``None`` logs nothing.
-    Returns ``{"bundle_dir", "metrics", "device", "epochs", "attempts", "config"}`` (JSON-safe).
+    Returns ``{"bundle_dir", "metrics", "device", "epochs", "attempts", "resumed_from", "config"}``
+    (JSON-safe; ``resumed_from`` = the checkpointed epoch the last attempt started from).
     """
     from perception.config import as_dict, override
     from perception.models import DetectorConfig, train_detector
@@ -77,13 +95,14 @@ def train_and_evaluate(
     logger = _MlflowLogger(run_id) if run_id else None
     if logger:
         logger.params(as_dict(config))
+
+    def on_epoch(epoch: int, values: dict) -> None:
+        _write_progress(work, epoch)
+        if logger:
+            logger.epoch(epoch, values)
+
     started = time.perf_counter()
-    result = train_detector(
-        data_root=Path(data_root),
-        out_dir=work / "train",
-        config=config,
-        on_epoch=logger.epoch if logger else None,
-    )
+    result = train_detector(data_root=Path(data_root), out_dir=work / "train", config=config, on_epoch=on_epoch)
     train_s = time.perf_counter() - started
     bundle, metrics = _evaluate_and_bundle(
         result=result, config=config, data_root=Path(data_root), work=work, tracker=tracker, split=split
@@ -98,6 +117,7 @@ def train_and_evaluate(
         "device": device,
         "epochs": int(config.epochs),
         "attempts": len(read_attempts(work)),
+        "resumed_from": int(result.resumed_from),
         "config": as_dict(config),
     }
 

@@ -381,7 +381,8 @@ def retrain(
         if state.is_completed():
             res = fut.result()
             row.update(status="cached" if state.name == "Cached" else "trained", run_id=res["run_id"],
-                       metrics=res["metrics"], device=res["device"], attempts=res["attempts"], key=res["key"])
+                       metrics=res["metrics"], device=res["device"], attempts=res["attempts"],
+                       resumed_from=res.get("resumed_from", 0), key=res["key"])
             row["version"] = register_candidate(res, model_name, lineage)
         else:
             row["error"] = _first_line(state.result(raise_on_failure=False))

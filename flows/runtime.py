@@ -69,11 +69,16 @@ def worker_env() -> dict[str, str]:
     return env
 
 
+def short_enough(preferred: Path, fallback: Path) -> Path:
+    """``preferred`` unless it would overflow Ray's socket paths (a deep PERCEPT_HOME); then ``fallback``."""
+    return preferred if len(str(preferred)) <= _MAX_RAY_TMP_LEN else fallback
+
+
 def _ray_tmp_dir() -> Path:
-    base = Path(os.environ.get("RAY_TMPDIR") or percept_home() / "ray")
-    if len(str(base)) > _MAX_RAY_TMP_LEN:
-        # A deep PERCEPT_HOME would overflow Ray's socket paths; fall back to a short per-user dir.
-        base = Path(tempfile.gettempdir()) / f"percept-ray-{os.getuid()}"
+    base = short_enough(
+        Path(os.environ.get("RAY_TMPDIR") or percept_home() / "ray"),
+        Path(tempfile.gettempdir()) / f"percept-ray-{os.getuid()}",
+    )
     base.mkdir(parents=True, exist_ok=True)
     return base
 
