@@ -29,6 +29,8 @@ from services.perception.settings import ServiceSettings
 from services.perception.streams import StreamState, build_message, camera_from_dict
 
 log = logging.getLogger("percept.service")
+ACTIVE_WINDOW_S = 1.0
+"""A stream that sent a frame within this many seconds counts as active for batching."""
 
 
 class FrameRejected(Exception):
@@ -145,6 +147,7 @@ class Pipeline:
                 422, f"capture time {ts} is not after the stream's previous frame ({stream.last_capture_ts})"
             )
         stream.last_capture_ts = ts
+        stream.last_arrival = now
         future = asyncio.get_running_loop().create_future()
         job = Job(stream, stream.take_index(), image, ts, now, future)
         if len(self._queue) >= self.settings.max_pending:
@@ -174,7 +177,11 @@ class Pipeline:
             await self._wakeup.wait()
         window = self.settings.batch_window_ms / 1000.0
         deadline = self._queue[0].arrival + window
-        while len(self._queue) < self.settings.max_batch and time.time() < deadline:
+        while (
+            len(self._queue) < self.settings.max_batch
+            and time.time() < deadline
+            and self._others_may_send()
+        ):
             self._wakeup.clear()
             try:
                 await asyncio.wait_for(self._wakeup.wait(), timeout=max(0.0, deadline - time.time()))
@@ -204,6 +211,15 @@ class Pipeline:
         self.metrics.batch_size.observe(len(jobs))
         for job, result in zip(jobs, results):
             self._publish(job, result, model)
+
+    def _others_may_send(self) -> bool:
+        """Waiting for a batch only pays when a stream without a queued frame sent one recently."""
+        now = time.time()
+        queued = {job.stream.stream_id for job in self._queue}
+        return any(
+            sid not in queued and now - stream.last_arrival < ACTIVE_WINDOW_S
+            for sid, stream in self.streams.items()
+        )
 
     # --- worker thread ---------------------------------------------------------------------
     def _process(self, model: LoadedModel, jobs: list[Job]) -> list[Result]:

@@ -45,6 +45,7 @@ class StreamState:
         self.tracker: Any | None = None
         self.next_index = 0
         self.last_capture_ts: float | None = None
+        self.last_arrival = 0.0
         self.dropped = 0
         self.dropped_unreported = 0
         self.frames = 0

@@ -62,7 +62,10 @@ def running(app, *, ws_max_size: int = 16 * 1024 * 1024) -> Iterator[str]:
         yield f"http://127.0.0.1:{port}"
     finally:
         server.should_exit = True
-        thread.join(timeout=20)
+        thread.join(timeout=60)
+        if thread.is_alive():  # a stuck connection: don't leave a live thread to interpreter exit
+            server.force_exit = True
+            thread.join(timeout=30)
 
 
 def wait_ready(base: str, *, version: int | None = None, timeout: float = 60.0) -> dict:

@@ -1,0 +1,68 @@
+"""``percept stream`` and the bridge runner against a real uvicorn (test detector)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+import cv2
+import httpx
+import pytest
+from typer.testing import CliRunner
+
+from cli.main import app as cli_app
+from services.control_bridge.run import run_bridge
+from services.perception.app import create_app
+from services.perception.settings import ServiceSettings
+from tests.services.perception.svc_helpers import (BrightBoxDetector, ListSource, bright_frame, jpeg, running,
+                                                  stub_loader, wait_ready)
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture(scope="module")
+def base():
+    source = ListSource(models={1: BrightBoxDetector()}, version=1)
+    with running(create_app(ServiceSettings(poll_interval_s=0), source=source, loader=stub_loader(source))) as url:
+        wait_ready(url)
+        yield url
+
+
+@pytest.mark.parametrize("ws", [False, True])
+def test_percept_stream_writes_annotated_video(base, test_data, tmp_path, ws):
+    clip = next(test_data.glob("vtest_clip.*"))
+    out = tmp_path / "annotated.mp4"
+    args = ["stream", str(clip), "--server", base, "--stream-id", f"cli{int(ws)}", "--out", str(out),
+            "--max-frames", "6", "--show", "1"] + (["--ws"] if ws else [])
+    result = CliRunner().invoke(cli_app, args)
+    assert result.exit_code == 0, result.output
+    assert "sent 6 frames" in result.output and "0 failed" in result.output and '"schema_version"' in result.output
+    cap = cv2.VideoCapture(str(out))
+    assert int(cap.get(cv2.CAP_PROP_FRAME_COUNT)) == 6
+    cap.release()
+
+
+def test_percept_stream_bad_source_is_one_sentence(base, tmp_path):
+    result = CliRunner().invoke(cli_app, ["stream", str(tmp_path / "missing.mp4"), "--server", base])
+    assert result.exit_code == 1 and "Traceback" not in result.output
+
+
+def test_bridge_runner_emits_warning_for_approaching_lead(base):
+    calib = {"fx": 300.0, "fy": 300.0, "cx": 160.0, "cy": 120.0, "height_m": 1.5, "pitch_rad": 0.0,
+             "width": 320, "height": 240}
+    assert httpx.put(f"{base}/v1/streams/br/calibration", json=calib).status_code == 200
+    lines: list[str] = []
+
+    async def scenario():
+        bridge = asyncio.create_task(run_bridge(base, "br", emit=lines.append, max_messages=10))
+        await asyncio.sleep(0.5)
+        async with httpx.AsyncClient() as client:
+            for i in range(10):  # a box whose bottom comes down the image fast: range shrinks, TTC short
+                ts = 100.0 + 0.1 * i
+                await client.post(f"{base}/v1/streams/br/frames", content=jpeg(bright_frame(140, y=60 + 8 * i)),
+                                  headers={"content-type": "image/jpeg", "x-capture-ts": str(ts)})
+        return await asyncio.wait_for(bridge, 30)
+
+    assert asyncio.run(scenario()) == 10
+    events = [json.loads(line)["event"] for line in lines]
+    assert events[0] == "warning_on"
