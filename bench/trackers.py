@@ -7,7 +7,9 @@ combined over the sequences, then checks the goals for ``DEFAULT_TRACKER``: >= 2
 best peer on each of HOTA, IDF1 and MOTA, and >= 3x the fastest peer's update rate.
 
 Update rate = frames / seconds spent inside the tracker's update call (building its input is not
-timed). Peers run in ``.bench-venv`` (created on first use: their dependencies conflict with ours)
+timed). The clock is CPU time of the process by default (``PERCEPT_BENCH_CLOCK=cpu``), which
+other work on a shared machine disturbs far less than wall time; ``wall`` uses ``perf_counter``.
+Peers run in ``.bench-venv`` (created on first use: their dependencies conflict with ours)
 through ``bench/peers/run_peers.py``. Environment: ``PERCEPT_MOT15`` (sequence root, default
 ``../shared/data/mot15``), ``PERCEPT_BENCH_REPEATS`` (timing passes per tracker, best kept).
 """
@@ -17,6 +19,7 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+import time
 import tempfile
 from pathlib import Path
 
@@ -45,19 +48,25 @@ def ensure_peer_venv() -> Path:
     return python
 
 
-def run(*, root: Path | None = None, repeats: int | None = None) -> list[dict]:
+CLOCKS = {"wall": time.perf_counter, "cpu": time.process_time}
+
+
+def run(*, root: Path | None = None, repeats: int | None = None, clock: str | None = None) -> list[dict]:
     """One row per tracker: ``tracker``, ``peer``, ``frames``, ``update_khz``, HOTA/MOTA/IDF1/IDSW."""
     from perception.eval.tracking import evaluate_tracking
 
     root = Path(root or default_root())
     repeats = int(os.environ.get("PERCEPT_BENCH_REPEATS", 1)) if repeats is None else repeats
+    clock = clock or os.environ.get("PERCEPT_BENCH_CLOCK", "cpu")
+    if clock not in CLOCKS:
+        raise SystemExit(f"PERCEPT_BENCH_CLOCK must be one of {sorted(CLOCKS)}, got {clock!r}")
     if not root.is_dir():
         raise SystemExit(f"{root}: no MOT15 sequences (set PERCEPT_MOT15)")
     rows = []
     with tempfile.TemporaryDirectory(prefix="bench-trackers-") as tmp:
         out = Path(tmp)
-        timings = _run_ours(root, out, repeats)
-        timings |= _run_peers(root, out, repeats)
+        timings = _run_ours(root, out, repeats, clock)
+        timings |= _run_peers(root, out, repeats, clock)
         for name, (frames, seconds) in timings.items():
             combined = evaluate_tracking(root, out / name)["COMBINED"]
             rows.append(
@@ -65,6 +74,7 @@ def run(*, root: Path | None = None, repeats: int | None = None) -> list[dict]:
                     "tracker": name,
                     "peer": name in PEERS,
                     "frames": frames,
+                    "clock": clock,
                     "update_khz": frames / seconds / 1000.0,
                     **{k: combined[k] for k in ("HOTA", "MOTA", "IDF1", "IDSW")},
                 }
@@ -72,7 +82,7 @@ def run(*, root: Path | None = None, repeats: int | None = None) -> list[dict]:
     return rows
 
 
-def _run_ours(root: Path, out: Path, repeats: int) -> dict[str, tuple[int, float]]:
+def _run_ours(root: Path, out: Path, repeats: int, clock: str) -> dict[str, tuple[int, float]]:
     from perception.data.mot import read_seqinfo, write_mot
     from perception.eval.tracking import track_sequence
     from perception.tracking import TRACKERS, make_tracker
@@ -85,7 +95,7 @@ def _run_ours(root: Path, out: Path, repeats: int) -> dict[str, tuple[int, float
             rate = read_seqinfo(seq).frame_rate
             best = None
             for _ in range(max(1, repeats)):
-                records, stats = track_sequence(seq, make_tracker(name, frame_rate=rate))
+                records, stats = track_sequence(seq, make_tracker(name, frame_rate=rate), clock=CLOCKS[clock])
                 best = stats if best is None or stats.update_seconds < best.update_seconds else best
             write_mot(out / name / f"{seq.name}.txt", records)
             frames, seconds = frames + best.frames, seconds + best.update_seconds
@@ -93,10 +103,11 @@ def _run_ours(root: Path, out: Path, repeats: int) -> dict[str, tuple[int, float
     return timings
 
 
-def _run_peers(root: Path, out: Path, repeats: int) -> dict[str, tuple[int, float]]:
+def _run_peers(root: Path, out: Path, repeats: int, clock: str) -> dict[str, tuple[int, float]]:
     python = ensure_peer_venv()
     script = REPO / "bench" / "peers" / "run_peers.py"
-    cmd = [str(python), str(script), "--seq-root", str(root), "--out", str(out), "--repeats", str(repeats)]
+    cmd = [str(python), str(script), "--seq-root", str(root), "--out", str(out)]
+    cmd += ["--repeats", str(repeats), "--clock", clock]
     subprocess.run(cmd, check=True, capture_output=True, text=True)
     timings = {}
     for name in PEERS:
@@ -136,8 +147,8 @@ def main() -> None:
 
     console = Console()
     rows = run()
-    table = Table("tracker", "update kHz", "HOTA", "MOTA", "IDF1", "IDSW",
-                  title=f"trackers on MOT15 train ({rows[0]['frames']} frames, combined)")
+    title = f"trackers on MOT15 train ({rows[0]['frames']} frames, combined; {rows[0]['clock']} time)"
+    table = Table("tracker", "update kHz", "HOTA", "MOTA", "IDF1", "IDSW", title=title)
     for r in rows:
         name = f"{r['tracker']} (peer)" if r["peer"] else r["tracker"]
         table.add_row(name, f"{r['update_khz']:.1f}", f"{r['HOTA']:.1f}", f"{r['MOTA']:.1f}",

@@ -5,7 +5,8 @@ the standard library, numpy and the peers. For each tracker and sequence it writ
 ``<out>/<tracker>/<seq>.txt`` (MOTChallenge rows) and ``<out>/<tracker>/timing.json``
 (frames and seconds spent inside the peer's update call; building its input is not timed).
 
-    .bench-venv/bin/python bench/peers/run_peers.py --seq-root DIR --out DIR [--only NAME ...] [--repeats N]
+    .bench-venv/bin/python bench/peers/run_peers.py --seq-root DIR --out DIR \\
+        [--only NAME ...] [--repeats N] [--clock wall|cpu]
 """
 
 from __future__ import annotations
@@ -33,7 +34,10 @@ def read_sequence(seq_dir: Path) -> tuple[float, list[np.ndarray]]:
     return rate, frames
 
 
-def supervision_runner(kind: str):
+CLOCK = {"wall": time.perf_counter, "cpu": time.process_time}
+
+
+def supervision_runner(kind: str, clock):
     import supervision as sv
     from trackers import ByteTrackTracker, SORTTracker
 
@@ -44,9 +48,9 @@ def supervision_runner(kind: str):
             d = sv.Detections(
                 xyxy=det[:, :4].copy(), confidence=det[:, 4].copy(), class_id=np.zeros(len(det), int)
             )
-            start = time.perf_counter()
+            start = clock()
             res = tracker.update(d)
-            spent += time.perf_counter() - start
+            spent += clock() - start
             ids = np.asarray(res.tracker_id if res.tracker_id is not None else [], dtype=float)
             conf = res.confidence if res.confidence is not None else np.ones(len(ids))
             keep = ids >= 0  # unconfirmed tracks come back with id -1
@@ -56,7 +60,7 @@ def supervision_runner(kind: str):
     return run
 
 
-def norfair_runner():
+def norfair_runner(clock):
     from norfair import Detection, Tracker
 
     def run(rate: float, frames: list[np.ndarray]) -> tuple[list[np.ndarray], float]:
@@ -64,9 +68,9 @@ def norfair_runner():
         out, spent = [], 0.0
         for det in frames:
             d = [Detection(points=b[:4].reshape(2, 2), scores=np.array([b[4], b[4]])) for b in det]
-            start = time.perf_counter()
+            start = clock()
             objs = tracker.update(detections=d)
-            spent += time.perf_counter() - start
+            spent += clock() - start
             # The two estimated corners move independently and may cross: order them.
             rows = [[o.id, *o.estimate.min(axis=0), *o.estimate.max(axis=0), 1.0] for o in objs]
             out.append(np.array(rows, dtype=float).reshape(-1, 6))
@@ -89,12 +93,14 @@ def main() -> None:
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument("--only", nargs="*", default=None, help="trackers to run (default: all)")
     parser.add_argument("--repeats", type=int, default=1, help="timing passes per sequence (fastest kept)")
+    parser.add_argument("--clock", choices=sorted(CLOCK), default="wall", help="perf_counter or process_time")
     args = parser.parse_args()
     warnings.filterwarnings("ignore")
+    clock = CLOCK[args.clock]
     runners = {
-        "trackers-sort": lambda: supervision_runner("sort"),
-        "trackers-bytetrack": lambda: supervision_runner("bytetrack"),
-        "norfair": norfair_runner,
+        "trackers-sort": lambda: supervision_runner("sort", clock),
+        "trackers-bytetrack": lambda: supervision_runner("bytetrack", clock),
+        "norfair": lambda: norfair_runner(clock),
     }
     seqs = sorted(p.name for p in args.seq_root.iterdir() if (p / "det" / "det.txt").is_file())
     data = {s: read_sequence(args.seq_root / s) for s in seqs}
