@@ -153,7 +153,7 @@ def publish_task(workspace: Path, name: str, staged: Path) -> tuple[DatasetVersi
         shutil.rmtree(staged.parent, ignore_errors=True)
 
 
-@flow(name="ingest", validate_parameters=False)
+@flow(name="ingest")
 def ingest(
     source: str, name: str, images_dir: str | None = None, max_frames: int | None = None
 ) -> DatasetVersion:

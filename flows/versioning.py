@@ -10,8 +10,8 @@ initialised in it, so ingesting never commits into the source checkout ``percept
     <workspace>/.ingest/           scratch space of a running ingest (same filesystem as data/)
 
 DVC's cache is ``<workspace>/.dvc/cache``. The default remote is a local folder,
-``$PERCEPT_HOME/dvc-remote``; set ``$PERCEPT_DVC_REMOTE`` (e.g. an ``s3://`` URL) before the
-workspace is first created to use another. DVC's per-repo state (``core.site_cache_dir``) goes to
+``$PERCEPT_HOME/dvc-remote``; set ``$PERCEPT_DVC_REMOTE`` before the workspace is first created
+to use another (an ``s3://`` URL needs DVC's ``dvc-s3`` plugin installed). DVC's per-repo state (``core.site_cache_dir``) goes to
 ``$PERCEPT_HOME/dvc-site`` rather than ``/var/tmp/dvc``.
 
 A dataset version is the md5 that ``data/<name>.dvc`` holds at a git commit, plus that commit.
@@ -19,6 +19,10 @@ A dataset version is the md5 that ``data/<name>.dvc`` holds at a git commit, plu
 ``recover`` (run by the next ingest and by ``ensure_local``), so the committed version stays
 readable. DVC runs in process through ``dvc.repo.Repo`` (an interpreter per ``dvc`` command costs
 seconds on a busy machine); git runs as a subprocess.
+
+Test hook: when ``$PERCEPT_INGEST_TEST_PAUSE`` names a file, ``publish`` writes its pid there and
+sleeps right after swapping the new folder in, so a test can kill it at the worst moment. That
+single check in ``publish`` is the hook's whole footprint.
 """
 
 from __future__ import annotations
@@ -257,7 +261,7 @@ def publish(ws: Path, name: str, staged: Path) -> tuple[DatasetVersion, bool]:
             moved_old = True
         os.rename(staged, target)
         moved_new = True
-        if pause := os.environ.get(TEST_PAUSE_ENV):  # the only test hook; see tests/flows
+        if pause := os.environ.get(TEST_PAUSE_ENV):  # the test hook (module docstring)
             _pause_for_test(Path(pause))
         with dvc_repo(ws) as repo:
             repo.add([str(target)])

@@ -107,6 +107,7 @@ def test_reingest_identical_content_is_a_noop(tmp_path: Path, workspace: Path, m
     head = _git(workspace, "rev-parse", "HEAD")
     again = ingest(str(make_dataset(tmp_path / "b", seed=1)), "tiny")  # same bytes, another folder
     assert again == first and _git(workspace, "rev-parse", "HEAD") == head
+    assert _git(workspace, "status", "--porcelain") == ""
     changed = ingest(str(make_dataset(tmp_path / "c", seed=2)), "tiny")
     assert changed.md5 != first.md5 and changed.git_rev != head
     assert [v.md5 for v in list_versions(history=True)] == [changed.md5, first.md5]
