@@ -8,6 +8,9 @@ switch class within a track; pass ``classes`` to restrict ground truth to some c
 Both ground-truth flavours are accepted: MOT15 (class column ``-1``) and MOT17-like (class column
 = ``class_id + 1``, as our synthetic generator writes). Ground-truth rows whose ``conf`` column is
 0 are "ignore" boxes: TrackEval drops them, neither hits nor misses.
+
+TrackEval reads MOTChallenge folders, so each call stages normalised copies of the inputs in a
+temporary folder. trackeval 1.3 runs on NumPy 2 as it is (no ``np.float``-style aliases needed).
 """
 
 from __future__ import annotations
@@ -178,8 +181,11 @@ def _run_trackeval(stage: Path, lengths: dict[str, int]) -> dict[str, Any]:
             "DISPLAY_LESS_PROGRESS": True,
         }
     )
-    with contextlib.redirect_stdout(io.StringIO()):  # TrackEval prints progress unconditionally
-        results, messages = evaluator.evaluate([dataset], metrics)
+    try:
+        with contextlib.redirect_stdout(io.StringIO()):  # TrackEval prints progress unconditionally
+            results, messages = evaluator.evaluate([dataset], metrics)
+    except trackeval.utils.TrackEvalException as exc:  # e.g. an id twice in one frame
+        raise ValueError(f"TrackEval rejected the input: {exc}") from exc
     per_tracker = results["MotChallenge2DBox"]["percept"]
     if not isinstance(per_tracker, dict) or "COMBINED_SEQ" not in per_tracker:
         raise ValueError(f"TrackEval failed: {messages['MotChallenge2DBox']['percept']}")

@@ -88,6 +88,7 @@ def test_gt_of_mot15_scores_itself_perfectly(tmp_path, test_data):
         ("no_sequences", "no sequences with gt/gt.txt"),
         ("beyond_length", "beyond seqLength=4"),
         ("unknown_sequence", "no ground truth"),
+        ("duplicate_id", "TrackEval rejected the input"),
     ],
 )
 def test_evaluate_tracking_errors(tmp_path, setup, error):
@@ -98,6 +99,8 @@ def test_evaluate_tracking_errors(tmp_path, setup, error):
         make_seq(tmp_path / "gt", "walk", PEOPLE)
     if setup == "beyond_length":
         write_mot(tmp_path / "res" / "walk.txt", records(PEOPLE + [[9, 1, 0, 0, 5, 5, 1, -1]]))
+    if setup == "duplicate_id":
+        write_mot(tmp_path / "res" / "walk.txt", records(PEOPLE + [[1, 1, 300, 50, 40, 80, 1, -1]]))
     if setup == "unknown_sequence":
         sequences = ["nowhere"]
     with pytest.raises(ValueError, match=error):
