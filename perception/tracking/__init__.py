@@ -30,7 +30,7 @@ def make_tracker(name: str = DEFAULT_TRACKER, **overrides: Any) -> Tracker:
     if name not in TRACKERS:
         raise ValueError(f"unknown tracker {name!r}; known: {sorted(TRACKERS)}")
     tracker_cls, config_cls = TRACKERS[name]
-    return tracker_cls(override(config_cls(), overrides))
+    return tracker_cls(config=override(config_cls(), overrides))
 
 
 def tracker_from_params(values: Mapping[str, Any] | None = None) -> Tracker:

@@ -84,7 +84,7 @@ class ByteTrackConfig:
 class ByteTrackTracker(AssociationTracker):
     """One instance per stream: ``update(detections, timestamp=...)`` once per frame, ``reset()``."""
 
-    def __init__(self, config: ByteTrackConfig | None = None) -> None:
+    def __init__(self, *, config: ByteTrackConfig | None = None) -> None:
         self.config = config if config is not None else ByteTrackConfig()
         c = self.config
         super().__init__(

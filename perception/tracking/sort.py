@@ -63,7 +63,7 @@ class SortConfig:
 class SortTracker(AssociationTracker):
     """One instance per stream: ``update(detections, timestamp=...)`` once per frame, ``reset()``."""
 
-    def __init__(self, config: SortConfig | None = None) -> None:
+    def __init__(self, *, config: SortConfig | None = None) -> None:
         self.config = config if config is not None else SortConfig()
         c = self.config
         super().__init__(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from perception.config import as_dict
+from perception.types import Detections
 from perception.tracking import (
     DEFAULT_TRACKER,
     TRACKERS,
@@ -120,3 +121,19 @@ def test_params_yaml_tracker_key_matches_defaults():
     name = params.pop("name")
     assert name == DEFAULT_TRACKER
     assert as_dict(TRACKERS[name][1]()) == params
+
+
+@pytest.mark.parametrize(
+    "build, error",
+    [
+        (lambda: ByteTrackTracker(config=ByteTrackConfig(lost_track_buffer=7)), None),
+        (lambda: SortTracker(), None),
+        (lambda: ByteTrackTracker(ByteTrackConfig()), TypeError),  # config is keyword-only
+    ],
+)
+def test_direct_construction(build, error):
+    if error:
+        with pytest.raises(error):
+            build()
+    else:
+        assert len(build().update(Detections.empty())) == 0
