@@ -210,8 +210,12 @@ def register_deployment(*, cron: str | None, parameters: Mapping[str, Any] | Non
 
     if cron is not None:
         check_cron(cron)
-    deployment = retrain.to_deployment(name=DEPLOYMENT_NAME, cron=cron, parameters=dict(parameters or {}))
-    return str(deployment.apply())
+    url = api_url()
+    if url is None:
+        raise RuntimeError("no Prefect server to hold the deployment: set PREFECT_API_URL or run `percept schedule`")
+    with using_api(url):
+        deployment = retrain.to_deployment(name=DEPLOYMENT_NAME, cron=cron, parameters=dict(parameters or {}))
+        return str(deployment.apply())
 
 
 def list_schedules() -> list[dict[str, Any]]:

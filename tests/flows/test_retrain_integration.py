@@ -72,6 +72,8 @@ def home(prefect_api: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator
         ensure_ray(num_cpus=2, dashboard=False)
         src = write_dataset(root / "src")
         ingest(str(src), "tiny")
+        # Hermetic: the repo's params.yaml must not change what these tests train.
+        (root / "params.yaml").write_text("{}\n")
         try:
             yield root / "home"
         finally:
@@ -83,7 +85,12 @@ def first_run(home: Path) -> dict[str, Any]:
     """Two candidates, one of which cannot even build its config (an invalid arch)."""
     from flows.retrain import retrain
 
-    return retrain(dataset="tiny", epochs=1, overrides=_overrides([{"name": "ok"}, {"name": "bad", "arch": "nope"}]))
+    return retrain(dataset="tiny", epochs=1, params_path=_params(home),
+                   overrides=_overrides([{"name": "ok"}, {"name": "bad", "arch": "nope"}]))
+
+
+def _params(home: Path) -> str:
+    return str(home.parent / "params.yaml")
 
 
 def _rows(summary: dict[str, Any]) -> dict[str, dict[str, Any]]:
@@ -140,7 +147,7 @@ def test_second_run_reuses_finished_candidates(first_run: dict[str, Any], home: 
 
     ok = _rows(first_run)["ok"]
     versions_before = len(list_versions(MODEL))
-    again = retrain(dataset="tiny", epochs=1, overrides=_overrides([{"name": "ok"}]))
+    again = retrain(dataset="tiny", epochs=1, params_path=_params(home), overrides=_overrides([{"name": "ok"}]))
     row = _rows(again)["ok"]
     assert row["status"] == "cached"
     assert row["version"] == ok["version"] and row["metrics"] == ok["metrics"]
@@ -175,8 +182,8 @@ def test_killed_worker_is_retried_and_resumes(home: Path):
     )
     killer.start()
     try:
-        summary = retrain(dataset="tiny", epochs=3, overrides=_overrides([{"name": "victim", "lr": 0.003}]),
-                          promote=False)
+        summary = retrain(dataset="tiny", epochs=3, params_path=_params(home),
+                          overrides=_overrides([{"name": "victim", "lr": 0.003}]), promote=False)
     finally:
         stop.set()
         killer.join()
@@ -202,7 +209,8 @@ def test_worse_challenger_is_not_promoted_and_rollback_restores(first_run: dict[
     )
     before = get_alias(MODEL, "champion")
     promote(MODEL, strong.version, reason="test: a strong champion", actor="tests")
-    summary = retrain(dataset="tiny", epochs=1, overrides=_overrides([{"name": "ok"}], min_improvement_hota=0.0))
+    summary = retrain(dataset="tiny", epochs=1, params_path=_params(home),
+                      overrides=_overrides([{"name": "ok"}], min_improvement_hota=0.0))
     assert summary["decision"]["promote"] is False
     assert get_alias(MODEL, "champion") == strong.version
     latest = read_ledger(MODEL, alias="champion")[0]
@@ -230,3 +238,20 @@ def test_mlflow_unreachable_at_promotion_leaves_champion(first_run: dict[str, An
         promote_challenger(MODEL, other, dict(OPEN_GATE))
     monkeypatch.delenv("MLFLOW_TRACKING_URI")
     assert get_alias(MODEL, "champion") == champion
+
+
+def test_cli_prints_candidates_and_the_gate_decision(first_run: dict[str, Any], home: Path):
+    from typer.testing import CliRunner
+
+    from cli.main import app
+
+    sets = [f"detector.{k}={v}" for k, v in FAST.items()]
+    sets += [f"gate.{k}={v}" for k, v in OPEN_GATE.items()]
+    sets += ["sweep.candidates=[{name: ok}]", "sweep.task_retries=0"]
+    args = ["retrain", "--dataset", "tiny", "--epochs", "1", "--params", _params(home), "--json"]
+    result = CliRunner().invoke(app, args + [a for s in sets for a in ("--set", s)])
+    assert result.exit_code == 0, result.output
+    version = _rows(first_run)["ok"]["version"]
+    assert "cached" in result.output and f"v{version}" in result.output and "gate:" in result.output
+    bad = CliRunner().invoke(app, args + ["--set", "sweep.candidates=[{name: x, arch: nope}]"])
+    assert bad.exit_code == 1 and "all 1 candidates failed" in bad.output
