@@ -67,7 +67,7 @@ def score_sequence(seq_dir: Path, camera: CameraModel, config: BridgeConfig, *, 
     warner = CollisionWarner(config, camera=camera)
     est_hist: dict[int, list[tuple[float, float]]] = {}
     true_hist: dict[int, tuple[list[float], list[float]]] = {}
-    tp = fp = fn = 0
+    tp = fp = fn = hit = 0
     errors: list[float] = []
     frames = _frames(gt)
     for frame, (xyxy, ids, cls) in frames.items():
@@ -93,18 +93,20 @@ def score_sequence(seq_dir: Path, camera: CameraModel, config: BridgeConfig, *, 
                                     stale=False, dropped_frames=0, model_version=None, image_width=camera.width,
                                     image_height=camera.height, tracks=tracks)
         warner.update(message)
-        truth = _truth_warning(xyxy, ids, truths, camera, config)
-        tp += truth and warner.warning
-        fp += (not truth) and warner.warning
+        truth = _truth_warning(xyxy, ids, truths, camera, config, exit_band=False)
+        justified = _truth_warning(xyxy, ids, truths, camera, config, exit_band=True)
+        tp += justified and warner.warning
+        fp += (not justified) and warner.warning
         fn += truth and not warner.warning
+        hit += truth and warner.warning
         lead = warner.lead
         if lead is not None and lead.ttc_s is not None and lead.track_id in truths:
             gt_ttc = truths[lead.track_id][1]
             if gt_ttc < 10:
                 errors.append(abs(lead.ttc_s - gt_ttc))
     return ReplayScore(
-        scenario=scenario, frames=len(frames), truth_frames=tp + fn, warned_frames=tp + fp,
-        precision=tp / (tp + fp) if tp + fp else math.nan, recall=tp / (tp + fn) if tp + fn else math.nan,
+        scenario=scenario, frames=len(frames), truth_frames=hit + fn, warned_frames=tp + fp,
+        precision=tp / (tp + fp) if tp + fp else math.nan, recall=hit / (hit + fn) if hit + fn else math.nan,
         median_ttc_error_s=float(np.median(errors)) if errors else math.nan,
     )
 
@@ -118,7 +120,9 @@ def _frames(gt) -> dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]]:
             for f in range(1, last + 1)}
 
 
-def _truth_warning(xyxy, ids, truths, camera, config) -> bool:
+def _truth_warning(xyxy, ids, truths, camera, config, *, exit_band: bool) -> bool:
+    """Should a warning be on? ``exit_band``: judged with the exit thresholds (a warning that is
+    still on inside the hysteresis band is justified, not a false alarm)."""
     if len(xyxy) == 0:
         return False
     inside = in_lane_ground(xyxy, camera, config.lane_half_width_m)
@@ -126,6 +130,8 @@ def _truth_warning(xyxy, ids, truths, camera, config) -> bool:
     if not lane:
         return False
     rng, ttc = min(lane)
+    if exit_band:
+        return ttc < config.warn_exit_ttc_s or rng < config.warn_exit_range_m
     return ttc < config.warn_enter_ttc_s or rng < config.warn_enter_range_m
 
 
