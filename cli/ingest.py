@@ -22,12 +22,20 @@ class _NoRunErrors(logging.Filter):
 
 def ingest(
     source: str = typer.Argument(
-        ..., help="synth:sequences=5,frames=60,seed=0 | dataset folder | MOTChallenge folder | COCO .json | video file or URL"
+        ...,
+        help="synth:sequences=5,frames=60,seed=0 | dataset folder | MOTChallenge folder | COCO .json"
+        " | video file or URL",
     ),
     name: str = typer.Option(..., "--name", help="Dataset name: the folder under <workspace>/data."),
-    images: Optional[Path] = typer.Option(None, "--images", help="COCO images folder (default: images/ beside the json)."),
-    max_frames: Optional[int] = typer.Option(None, "--max-frames", min=1, help="Video: stop after this many frames."),
-    record: Optional[Path] = typer.Option(None, "--record", help="Also write the version as JSON to this file."),
+    images: Optional[Path] = typer.Option(
+        None, "--images", help="COCO images folder (default: images/ beside the json)."
+    ),
+    max_frames: Optional[int] = typer.Option(
+        None, "--max-frames", min=1, help="Video: stop after this many frames."
+    ),
+    record: Optional[Path] = typer.Option(
+        None, "--record", help="Also write the version as JSON to this file."
+    ),
 ) -> None:
     """Version a dataset with DVC in the workspace; identical content is a no-op."""
     # Prefect's per-run console logs drown the result; warnings still show.

@@ -93,7 +93,9 @@ def _synth_options(spec: str) -> dict[str, int]:
         key, sep, value = item.partition("=")
         key = key.strip()
         if not sep or key not in SYNTH_DEFAULTS:
-            raise ValueError(f"synth spec item {item!r} must be key=value with key in {sorted(SYNTH_DEFAULTS)}")
+            raise ValueError(
+                f"synth spec item {item!r} must be key=value with key in {sorted(SYNTH_DEFAULTS)}"
+            )
         try:
             options[key] = int(value)
         except ValueError:
@@ -166,5 +168,6 @@ def ingest(
             get_run_logger().warning("rolled back an interrupted ingest of %r", rolled_back)
         staged = build_task(src, workspace, name)
         version, changed = publish_task(workspace, name, staged)
-    get_run_logger().info("%s %s at %s (%s)", name, version.md5, version.git_rev[:10], "new" if changed else "unchanged")
+    state = "new" if changed else "unchanged"
+    get_run_logger().info("%s %s at %s (%s)", name, version.md5, version.git_rev[:10], state)
     return version

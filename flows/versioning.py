@@ -11,8 +11,8 @@ initialised in it, so ingesting never commits into the source checkout ``percept
 
 DVC's cache is ``<workspace>/.dvc/cache``. The default remote is a local folder,
 ``$PERCEPT_HOME/dvc-remote``; set ``$PERCEPT_DVC_REMOTE`` before the workspace is first created
-to use another (an ``s3://`` URL needs DVC's ``dvc-s3`` plugin installed). DVC's per-repo state (``core.site_cache_dir``) goes to
-``$PERCEPT_HOME/dvc-site`` rather than ``/var/tmp/dvc``.
+to use another (an ``s3://`` URL needs DVC's ``dvc-s3`` plugin installed). DVC's per-repo state
+(``core.site_cache_dir``) goes to ``$PERCEPT_HOME/dvc-site`` rather than ``/var/tmp/dvc``.
 
 A dataset version is the md5 that ``data/<name>.dvc`` holds at a git commit, plus that commit.
 ``publish`` swaps a new folder in and commits; an interrupted publish is rolled back by
@@ -161,7 +161,10 @@ def ensure_workspace(root: Path | None = None) -> Path:
 
 def _dvc_init(ws: Path, *, site_cache: Path) -> None:
     """``dvc init``; a subprocess so its state lands in ``site_cache`` before the config says so."""
-    env = {"DVC_SITE_CACHE_DIR": os.environ.get("DVC_SITE_CACHE_DIR", str(site_cache)), "DVC_NO_ANALYTICS": "1"}
+    env = {
+        "DVC_SITE_CACHE_DIR": os.environ.get("DVC_SITE_CACHE_DIR", str(site_cache)),
+        "DVC_NO_ANALYTICS": "1",
+    }
     _run([sys.executable, "-m", "dvc", "init", "-q", "--force"], ws, env=env)
 
 
@@ -304,7 +307,8 @@ def list_versions(*, history: bool = False, workspace: Path | None = None) -> li
     ws = workspace if workspace is not None else workspace_root()
     if not (ws / ".git").exists() or not _has_head(ws):
         return []
-    current = {Path(p).stem for p in git(ws, "ls-tree", "--name-only", "HEAD", "data/").split() if p.endswith(".dvc")}
+    listed = git(ws, "ls-tree", "--name-only", "HEAD", "data/").split()
+    current = {Path(p).stem for p in listed if p.endswith(".dvc")}
     log = git(ws, "log", "--format=%x00%H %cI", "--name-only", "--diff-filter=AM", "--", "data/*.dvc")
     out: list[DatasetVersion] = []
     seen: set[str] = set()
@@ -318,7 +322,8 @@ def list_versions(*, history: bool = False, workspace: Path | None = None) -> li
             name = m.group(1)
             seen.add(name)
             md5 = _md5_of(git(ws, "show", f"{rev}:{p.strip()}"))
-            out.append(DatasetVersion(name=name, path=ws / "data" / name, md5=md5, git_rev=rev, created=created))
+            path = ws / "data" / name
+            out.append(DatasetVersion(name=name, path=path, md5=md5, git_rev=rev, created=created))
     return out
 
 

@@ -21,7 +21,9 @@ from cli.main import app
         (["{tmp}", "--name", "demo"], "neither dataset.yaml nor MOTChallenge"),
     ],
 )
-def test_ingest_errors_are_one_sentence(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, args: list[str], message: str) -> None:
+def test_ingest_errors_are_one_sentence(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, args: list[str], message: str
+) -> None:
     monkeypatch.setenv("PERCEPT_WORKSPACE", str(tmp_path / "ws"))
     result = CliRunner().invoke(app, ["ingest", *(a.format(tmp=tmp_path) for a in args)])
     assert result.exit_code == 1
@@ -29,6 +31,8 @@ def test_ingest_errors_are_one_sentence(tmp_path: Path, monkeypatch: pytest.Monk
     assert not (tmp_path / "ws").exists()
 
 
-@pytest.mark.parametrize(("args", "code"), [([], 2), (["synth"], 2), (["synth", "--name", "d", "--max-frames", "0"], 2)])
+@pytest.mark.parametrize(
+    ("args", "code"), [([], 2), (["synth"], 2), (["synth", "--name", "d", "--max-frames", "0"], 2)]
+)
 def test_ingest_usage_errors(args: list[str], code: int) -> None:
     assert CliRunner().invoke(app, ["ingest", *args]).exit_code == code

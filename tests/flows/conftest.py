@@ -35,7 +35,9 @@ def workspace(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return ws
 
 
-def write_tiny_dataset(root: Path, *, sequences: int = 2, frames: int = 5, seed: int = 0, name: str = "tiny") -> Path:
+def write_tiny_dataset(
+    root: Path, *, sequences: int = 2, frames: int = 5, seed: int = 0, name: str = "tiny"
+) -> Path:
     """A small valid percept dataset: ``sequences`` x ``frames`` 32x24 JPEGs with one box each.
 
     Different seeds give different bytes; the same seed gives identical files.

@@ -55,7 +55,9 @@ PARSE = [
 
 
 @pytest.mark.parametrize(("source", "kwargs", "kind", "options", "error"), PARSE)
-def test_parse_source(test_data: Path, source: str, kwargs: dict, kind: str | None, options: dict | None, error: str | None) -> None:
+def test_parse_source(
+    test_data: Path, source: str, kwargs: dict, kind: str | None, options: dict | None, error: str | None
+) -> None:
     fill = lambda s: s.format(data=test_data) if isinstance(s, str) else s  # noqa: E731
     kwargs = {"images_dir": None, "max_frames": None, **{k: fill(v) for k, v in kwargs.items()}}
     if error:
@@ -71,7 +73,9 @@ def test_parse_source_dataset_folder(tmp_path: Path, make_dataset) -> None:
     assert (src.kind, src.uri) == ("dataset", str(tmp_path / "ds"))
 
 
-@pytest.mark.parametrize(("kind", "error"), [("synth", None), ("coco", None), ("zip", ValueError), ("", ValueError)])
+@pytest.mark.parametrize(
+    ("kind", "error"), [("synth", None), ("coco", None), ("zip", ValueError), ("", ValueError)]
+)
 def test_source_kind(kind: str, error: type[Exception] | None) -> None:
     if error:
         with pytest.raises(error, match="unknown source kind"):
@@ -114,7 +118,9 @@ def test_reingest_identical_content_is_a_noop(tmp_path: Path, workspace: Path, m
 
 
 @pytest.mark.integration
-def test_killed_ingest_keeps_the_previous_version(tmp_path: Path, workspace: Path, prefect_api: str, make_dataset) -> None:
+def test_killed_ingest_keeps_the_previous_version(
+    tmp_path: Path, workspace: Path, prefect_api: str, make_dataset
+) -> None:
     old_src, new_src = make_dataset(tmp_path / "old", seed=1), make_dataset(tmp_path / "new", seed=2)
     old = ingest(str(old_src), "tiny")
     marker = tmp_path / "paused"
@@ -161,7 +167,10 @@ def _bad_class(root: Path) -> None:
 @pytest.mark.usefixtures("prefect_api")
 @pytest.mark.parametrize(
     ("break_it", "message", "existing"),
-    [(_drop_frame, "4 .jpg frames, seqinfo.ini says 5", False), (_bad_class, "class 5 but dataset.yaml has 1", True)],
+    [
+        (_drop_frame, "4 .jpg frames, seqinfo.ini says 5", False),
+        (_bad_class, "class 5 but dataset.yaml has 1", True),
+    ],
 )
 def test_malformed_dataset_leaves_nothing_behind(
     tmp_path: Path, workspace: Path, make_dataset, break_it, message: str, existing: bool

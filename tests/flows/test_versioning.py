@@ -62,17 +62,20 @@ def test_check_name(name: str, error: type[Exception] | None) -> None:
     [("demo", "ab.dir", None), ("demo", "", ValueError), ("bad/name", "ab.dir", ValueError)],
 )
 def test_dataset_version_validates(name: str, md5: str, error: type[Exception] | None) -> None:
-    make = lambda: DatasetVersion(name=name, path=Path("/w/data") / "x", md5=md5, git_rev="r", created="t")  # noqa: E731
+    fields = {"name": name, "path": Path("/w/data/x"), "md5": md5, "git_rev": "r", "created": "t"}
     if error:
         with pytest.raises(error):
-            make()
+            DatasetVersion(**fields)
     else:
-        assert make().md5 == md5
+        assert DatasetVersion(**fields).md5 == md5
 
 
 @pytest.mark.parametrize(
     ("env", "expected"),
-    [({"PERCEPT_WORKSPACE": "/srv/ws"}, Path("/srv/ws")), ({"PERCEPT_HOME": "/srv/home"}, Path("/srv/home/workspace"))],
+    [
+        ({"PERCEPT_WORKSPACE": "/srv/ws"}, Path("/srv/ws")),
+        ({"PERCEPT_HOME": "/srv/home"}, Path("/srv/home/workspace")),
+    ],
 )
 def test_workspace_root(env: dict[str, str], expected: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("PERCEPT_WORKSPACE", raising=False)
@@ -86,7 +89,11 @@ LISTING = [
     ([], False, []),
     ([("a", "a1.dir")], False, [("a", "a1.dir")]),
     ([("a", "a1.dir"), ("b", "b1.dir"), ("a", "a2.dir")], False, [("a", "a2.dir"), ("b", "b1.dir")]),
-    ([("a", "a1.dir"), ("b", "b1.dir"), ("a", "a2.dir")], True, [("a", "a2.dir"), ("b", "b1.dir"), ("a", "a1.dir")]),
+    (
+        [("a", "a1.dir"), ("b", "b1.dir"), ("a", "a2.dir")],
+        True,
+        [("a", "a2.dir"), ("b", "b1.dir"), ("a", "a1.dir")],
+    ),
     ([("a", "a1.dir"), ("b", "b1.dir"), ("b", None)], False, [("a", "a1.dir")]),
 ]
 
