@@ -52,9 +52,13 @@ def create_app(
         state = _build_state(settings, source, tracker_factory, opener, loader)
         app.state.service = state
         state.pipeline.start()
-        tasks = [asyncio.get_running_loop().create_task(state.models.refresh(), name="percept-initial-load")]
+        loop = asyncio.get_running_loop()
+        tasks = [loop.create_task(state.models.refresh(), name="percept-initial-load")]
+        tasks.append(loop.create_task(state.pipeline.expire_forever(
+            lambda: [sid for sid, src in state.sources.sources.items() if src.state == "running"]
+        )))
         if settings.poll_interval_s > 0:
-            tasks.append(asyncio.get_running_loop().create_task(state.models.poll_forever(settings.poll_interval_s)))
+            tasks.append(loop.create_task(state.models.poll_forever(settings.poll_interval_s)))
         try:
             yield
         finally:

@@ -9,6 +9,8 @@ import numpy as np
 
 from services.perception.pipeline import FrameRejected
 
+MAX_PIXELS = 4096 * 4096
+"""Largest decoded image (width * height): a small compressed body can expand to gigabytes."""
 MEDIA_TYPES = {"image/jpeg": "jpeg", "image/jpg": "jpeg", "image/png": "png"}
 _MAGIC = {"jpeg": b"\xff\xd8\xff", "png": b"\x89PNG\r\n\x1a\n"}
 
@@ -46,6 +48,27 @@ def sniff_kind(data: bytes) -> str | None:
     return None
 
 
+def image_size(data: bytes, kind: str) -> tuple[int, int] | None:
+    """(width, height) read from the PNG IHDR or the JPEG SOF header without decoding; None if not found."""
+    if kind == "png":
+        if len(data) < 24:
+            return None
+        return int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")
+    i = 2
+    while i + 9 < len(data):
+        if data[i] != 0xFF:
+            return None
+        marker = data[i + 1]
+        if marker == 0xFF:  # fill byte
+            i += 1
+            continue
+        length = int.from_bytes(data[i + 2 : i + 4], "big")
+        if 0xC0 <= marker <= 0xCF and marker not in (0xC4, 0xC8, 0xCC):
+            return int.from_bytes(data[i + 7 : i + 9], "big"), int.from_bytes(data[i + 5 : i + 7], "big")
+        i += 2 + length
+    return None
+
+
 def decode_image(data: bytes, kind: str | None = None) -> np.ndarray:
     """(H, W, 3) uint8 BGR from JPEG/PNG bytes; empty, corrupt or truncated data is 400.
 
@@ -63,6 +86,9 @@ def decode_image(data: bytes, kind: str | None = None) -> np.ndarray:
     tail = data[-12:]
     if (found == "jpeg" and b"\xff\xd9" not in tail) or (found == "png" and b"IEND" not in tail):
         raise FrameRejected(400, f"truncated {found.upper()}: the image's end marker is missing")
+    size = image_size(data, found)
+    if size is not None and size[0] * size[1] > MAX_PIXELS:
+        raise FrameRejected(413, f"image of {size[0]}x{size[1]} pixels exceeds the limit of {MAX_PIXELS} pixels")
     image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
     if image is None or image.ndim != 3 or image.shape[2] != 3 or image.size == 0:
         raise FrameRejected(400, f"corrupt {found.upper()}: it could not be decoded")

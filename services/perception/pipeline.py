@@ -134,6 +134,22 @@ class Pipeline:
         self.metrics.streams.set(len(self.streams))
         return True
 
+    def expire_idle(self, *, keep: set[str] = frozenset(), now: float | None = None) -> list[str]:
+        """Forget streams idle for ``stream_idle_s`` with no subscribers (``keep``: e.g. pulled sources)."""
+        now = time.time() if now is None else now
+        idle = [
+            sid for sid, s in self.streams.items()
+            if sid not in keep and not s.subscribers and now - max(s.last_arrival, s.created) > self.settings.stream_idle_s
+        ]
+        for sid in idle:
+            self.remove_stream(sid)
+        return idle
+
+    async def expire_forever(self, keep) -> None:
+        while True:
+            await asyncio.sleep(min(30.0, self.settings.stream_idle_s / 2))
+            self.expire_idle(keep=set(keep()))
+
     # --- frames ----------------------------------------------------------------------------
     def enqueue(self, stream_id: str, image: np.ndarray, capture_ts: float | None = None) -> asyncio.Future:
         """Queue one (H, W, 3) uint8 BGR frame; the future resolves to its ``PerceptionMessage``."""

@@ -41,6 +41,9 @@ class ServiceSettings:
     """Largest accepted image (HTTP body or WebSocket message); larger gets 413 before it is read whole."""
     max_streams: int = 64
     """Streams held at once (tracker state + metrics labels); a new one beyond this gets 503."""
+    stream_idle_s: float = 600.0
+    """A stream with no frame for this long, no subscriber and no source is forgotten (tracker, metrics
+    labels). Shorter frees memory sooner; a camera that pauses longer restarts its track IDs."""
     track_forget_frames: int = 60
     """Frames after a track was last seen before its range history is freed and its death counted."""
     allowed_roots: tuple[str, ...] = ()
@@ -62,6 +65,7 @@ class ServiceSettings:
             "max_body_bytes": self.max_body_bytes >= 1024,
             "max_streams": self.max_streams >= 1,
             "track_forget_frames": self.track_forget_frames >= 1,
+            "stream_idle_s": self.stream_idle_s > 0,
             "poll_interval_s": self.poll_interval_s >= 0,
         }
         for name, ok in positive.items():

@@ -17,6 +17,17 @@ from tests.services.perception.svc_helpers import bright_frame, jpeg, png
 JPG, PNG = jpeg(bright_frame(10)), png(bright_frame(10))
 
 
+def _claim_size(data: bytes, kind: str, width: int, height: int) -> bytes:
+    """The same bytes with the header claiming another size (a decompression-bomb stand-in)."""
+    b = bytearray(data)
+    if kind == "png":
+        b[16:24] = width.to_bytes(4, "big") + height.to_bytes(4, "big")
+        return bytes(b)
+    i = b.index(b"\xff\xc0")
+    b[i + 5 : i + 9] = height.to_bytes(2, "big") + width.to_bytes(2, "big")
+    return bytes(b)
+
+
 @pytest.mark.parametrize(
     "data, kind, status",
     [
@@ -30,6 +41,8 @@ JPG, PNG = jpeg(bright_frame(10)), png(bright_frame(10))
         (b"hello world", "jpeg", 400),
         (b"hello world", None, 415),
         (PNG, "jpeg", 400),
+        (_claim_size(PNG, "png", 50_000, 50_000), "png", 413),
+        (_claim_size(JPG, "jpeg", 60_000, 60_000), "jpeg", 413),
     ],
 )
 def test_decode_image(data, kind, status):
