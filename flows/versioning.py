@@ -151,12 +151,21 @@ def ensure_workspace(root: Path | None = None) -> Path:
         conf["remote"]["percept"] = {"url": remote}
     with config.edit("local") as conf:
         conf["core"]["site_cache_dir"] = str(home / "dvc-site")
-    (ws / ".gitignore").write_text("/.ingest/\n", encoding="utf-8")
-    (ws / ".dvcignore").write_text("/.ingest/\n", encoding="utf-8")
+    for ignore in (ws / ".gitignore", ws / ".dvcignore"):
+        _append_line(ignore, "/.ingest/")
     (ws / "data").mkdir(exist_ok=True)
-    git(ws, "add", ".gitignore", ".dvcignore", ".dvc/config", ".dvc/.gitignore")
-    git(ws, "commit", "-q", "-m", "percept workspace: git + DVC with a default remote")
+    ours = (".gitignore", ".dvcignore", ".dvc/config", ".dvc/.gitignore")
+    git(ws, "add", "--", *ours)
+    git(ws, "commit", "-q", "-m", "percept workspace: git + DVC with a default remote", "--", *ours)
     return ws
+
+
+def _append_line(path: Path, line: str) -> None:
+    """Add ``line`` to a text file unless it is there (an existing repo keeps its own lines)."""
+    text = path.read_text(encoding="utf-8") if path.exists() else ""
+    if line not in text.splitlines():
+        sep = "" if not text or text.endswith("\n") else "\n"
+        path.write_text(f"{text}{sep}{line}\n", encoding="utf-8")
 
 
 def _dvc_init(ws: Path, *, site_cache: Path) -> None:

@@ -154,3 +154,29 @@ def test_recover(tmp_path: Path, committed: bool, rolled_back: list[str], conten
 
 def test_recover_without_scratch(tmp_path: Path) -> None:
     assert recover(tmp_path) == []
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize("existing_repo", [False, True])
+def test_ensure_workspace(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, existing_repo: bool) -> None:
+    from flows.versioning import ensure_workspace
+
+    monkeypatch.setenv("PERCEPT_HOME", str(tmp_path / "home"))
+    ws = tmp_path / "ws"
+    if existing_repo:  # a user's repo: its ignore lines and staged work must survive untouched
+        ws.mkdir()
+        _git(ws, "init", "-q")
+        (ws / ".gitignore").write_text("*.log")
+        (ws / "notes.txt").write_text("mine")
+        _git(ws, "add", "notes.txt")
+    assert ensure_workspace(ws) == ws
+    head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=ws, capture_output=True, text=True).stdout
+    config = (ws / ".dvc" / "config").read_text()
+    assert "autostage = false" in config and str(tmp_path / "home" / "dvc-remote") in config
+    assert str(tmp_path / "home" / "dvc-site") in (ws / ".dvc" / "config.local").read_text()
+    assert (ws / ".gitignore").read_text().splitlines() == (["*.log"] if existing_repo else []) + ["/.ingest/"]
+    staged = subprocess.run(["git", "diff", "--cached", "--name-only"], cwd=ws, capture_output=True, text=True)
+    assert staged.stdout.split() == (["notes.txt"] if existing_repo else [])
+    assert ensure_workspace(ws) == ws  # second call: already there, nothing new
+    again = subprocess.run(["git", "rev-parse", "HEAD"], cwd=ws, capture_output=True, text=True).stdout
+    assert again == head
