@@ -30,6 +30,7 @@ import numpy as np
 import websockets
 
 FRAMES = 40
+JPEG = {"content-type": "image/jpeg"}
 CLIP = Path(__file__).resolve().parents[1] / "tests" / "data" / "vtest_clip.mp4"
 
 
@@ -72,13 +73,14 @@ async def _http_stream(base: str, sid: str, bodies: list[bytes], lat: list[float
     async with httpx.AsyncClient(timeout=60) as client:
         for body in bodies:
             t0 = time.perf_counter()
-            r = await client.post(f"{base}/v1/streams/{sid}/frames", content=body, headers={"content-type": "image/jpeg"})
+            r = await client.post(f"{base}/v1/streams/{sid}/frames", content=body, headers=JPEG)
             lat.append((time.perf_counter() - t0) * 1000)
             fails[0 if r.status_code == 503 else 1] += r.status_code != 200
 
 
 async def _ws_stream(base: str, sid: str, bodies: list[bytes], lat: list[float], fails: list[int]) -> None:
-    async with websockets.connect(base.replace("http://", "ws://") + f"/v1/streams/{sid}", max_size=None) as ws:
+    url = base.replace("http://", "ws://") + f"/v1/streams/{sid}"
+    async with websockets.connect(url, max_size=None) as ws:
         for body in bodies:
             t0 = time.perf_counter()
             await ws.send(body)
@@ -94,7 +96,8 @@ def served(base: str, bodies: list[bytes], streams: int, mode: str, tag: str) ->
     run = _http_stream if mode == "http" else _ws_stream
 
     async def go():
-        await asyncio.gather(*(run(base, f"{tag}{mode}{streams}-{i}", bodies, lat, fails) for i in range(streams)))
+        ids = [f"{tag}{mode}{streams}-{i}" for i in range(streams)]
+        await asyncio.gather(*(run(base, sid, bodies, lat, fails) for sid in ids))
 
     start = time.perf_counter()
     asyncio.run(go())
@@ -113,8 +116,8 @@ def swap(base: str, bodies: list[bytes], move, v_new: int) -> dict:
             async with httpx.AsyncClient(timeout=60) as client:
                 k = 0
                 while not stop.is_set():
-                    r = await client.post(f"{base}/v1/streams/swap{i}/frames", content=bodies[k % len(bodies)],
-                                          headers={"content-type": "image/jpeg"})
+                    body = bodies[k % len(bodies)]
+                    r = await client.post(f"{base}/v1/streams/swap{i}/frames", content=body, headers=JPEG)
                     k += 1
                     if r.status_code != 200:
                         fails[0 if r.status_code == 503 else 1] += 1
@@ -134,8 +137,9 @@ def swap(base: str, bodies: list[bytes], move, v_new: int) -> dict:
     time.sleep(0.5)
     stop.set()
     thread.join()
-    return {"mode": "hot-swap (4 streams HTTP)", "streams": 4, "p50_ms": float("nan"), "p99_ms": float("nan"),
-            "fps": float("nan"), "dropped": fails[0], "failed": fails[1], "swap_s": (first_new[0] - t0) if first_new else float("nan")}
+    nan = float("nan")
+    return {"mode": "hot-swap (4 streams HTTP)", "streams": 4, "p50_ms": nan, "p99_ms": nan, "fps": nan,
+            "dropped": fails[0], "failed": fails[1], "swap_s": (first_new[0] - t0) if first_new else nan}
 
 
 def _wait_up(base: str, server: subprocess.Popen, timeout: float = 120.0) -> None:
@@ -164,7 +168,9 @@ def run(streams: tuple[int, ...] = (1, 4, 8)) -> list[dict]:
         shutil.copytree(bundle, tmp / "b2")
         v1 = register_bundle(bundle).version
         v2 = register_bundle(tmp / "b2").version
-        move = lambda v: move_alias("percept-detector", "champion", v, actor="bench", reason="bench")  # noqa: E731
+        def move(version: int) -> None:
+            move_alias("percept-detector", "champion", version, actor="bench", reason="bench")
+
         move(v1)
         bodies = _frames()
         rows = [bare(bodies, bundle)]
@@ -202,8 +208,9 @@ def main() -> None:
     rows = run()
     table = Table("mode", "streams", "p50 ms", "p99 ms", "frames/s", "dropped", "failed", "swap s")
     for r in rows:
-        table.add_row(r["mode"], str(r["streams"]), f"{r['p50_ms']:.1f}", f"{r['p99_ms']:.1f}", f"{r['fps']:.1f}",
-                      str(r["dropped"]), str(r["failed"]), f"{r['swap_s']:.2f}" if "swap_s" in r else "")
+        swap_s = f"{r['swap_s']:.2f}" if "swap_s" in r else ""
+        numbers = [f"{r['p50_ms']:.1f}", f"{r['p99_ms']:.1f}", f"{r['fps']:.1f}"]
+        table.add_row(r["mode"], str(r["streams"]), *numbers, str(r["dropped"]), str(r["failed"]), swap_s)
     Console().print(table)
 
 

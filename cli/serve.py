@@ -14,12 +14,16 @@ from cli.common import console, fail
 
 
 def serve(
-    host: str = typer.Option("127.0.0.1", "--host", help="Bind address; 0.0.0.0 exposes the service to the network."),
+    host: str = typer.Option(
+        "127.0.0.1", "--host", help="Bind address; 0.0.0.0 exposes the service to the network."
+    ),
     port: int = typer.Option(8080, "--port", min=1, max=65535),
-    model: str = typer.Option(None, "--model", help="Registered model name (default from params.yaml service:)."),
+    model: str = typer.Option(None, "--model", help="Registered model (default: params.yaml service:)."),
     alias: str = typer.Option(None, "--alias", help="Alias to follow (default champion)."),
-    poll: float = typer.Option(None, "--poll", help="Seconds between alias look-ups (0 = only /v1/admin/reload)."),
-    allow_root: list[Path] = typer.Option(None, "--allow-root", help="Folder POST /v1/sources may read files from."),
+    poll: float = typer.Option(None, "--poll", help="Alias poll interval, s (0 = reload route only)."),
+    allow_root: list[Path] = typer.Option(
+        None, "--allow-root", help="Folder POST /v1/sources may read files from."
+    ),
     params: Path = typer.Option(Path("params.yaml"), "--params", help="Parameters file (key service:)."),
 ) -> None:
     """Serve models:/<model>@<alias> over HTTP + WebSocket (uvicorn)."""
@@ -36,8 +40,10 @@ def serve(
         )
     except ValueError as exc:
         fail(str(exc))
-    console.print(f"serving models:/{settings.model_name}@{settings.alias} on http://{host}:{port} (docs at /docs)")
-    uvicorn.run(create_app(settings), host=host, port=port, log_level="info", ws_max_size=settings.max_body_bytes)
+    uri = f"models:/{settings.model_name}@{settings.alias}"
+    console.print(f"serving {uri} on http://{host}:{port} (docs at /docs)")
+    app = create_app(settings)
+    uvicorn.run(app, host=host, port=port, log_level="info", ws_max_size=settings.max_body_bytes)
 
 
 def stream(
@@ -63,7 +69,11 @@ def stream(
     sent = failed = 0
     started = time.perf_counter()
     try:
-        with src, StreamClient(server, stream_id, websocket=ws) as client, Progress(console=console) as progress:
+        with (
+            src,
+            StreamClient(server, stream_id, websocket=ws) as client,
+            Progress(console=console) as progress,
+        ):
             task = progress.add_task(f"streaming to {server}", total=max_frames)
             for frame in src:
                 if max_frames is not None and sent >= max_frames:

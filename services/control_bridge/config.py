@@ -47,6 +47,8 @@ class BridgeConfig:
         if self.lane_half_width_m <= 0:
             raise ValueError(f"lane_half_width_m must be > 0, got {self.lane_half_width_m}")
         if not 0 < self.corridor_bottom_half_width <= 0.5:
-            raise ValueError(f"corridor_bottom_half_width must be in (0, 0.5], got {self.corridor_bottom_half_width}")
+            raise ValueError(
+                f"corridor_bottom_half_width must be in (0, 0.5], got {self.corridor_bottom_half_width}"
+            )
         if not 0 <= self.corridor_top < 1:
             raise ValueError(f"corridor_top must be in [0, 1), got {self.corridor_top}")

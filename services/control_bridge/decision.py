@@ -24,7 +24,12 @@ class Lead:
     ttc_s: float | None
 
     def to_dict(self) -> dict[str, Any]:
-        return {"track_id": self.track_id, "class_name": self.class_name, "range_m": self.range_m, "ttc_s": self.ttc_s}
+        return {
+            "track_id": self.track_id,
+            "class_name": self.class_name,
+            "range_m": self.range_m,
+            "ttc_s": self.ttc_s,
+        }
 
 
 @dataclass(frozen=True)
@@ -38,11 +43,18 @@ class BridgeEvent:
     lead: Lead | None
 
     def to_dict(self) -> dict[str, Any]:
-        return {"event": self.kind, "ts": self.ts, "stream_id": self.stream_id, "frame_index": self.frame_index,
-                "lead": self.lead.to_dict() if self.lead else None}
+        return {
+            "event": self.kind,
+            "ts": self.ts,
+            "stream_id": self.stream_id,
+            "frame_index": self.frame_index,
+            "lead": self.lead.to_dict() if self.lead else None,
+        }
 
 
-def _level(ttc: float | None, rng: float | None, warn: tuple[float, float], brake: tuple[float, float]) -> int:
+def _level(
+    ttc: float | None, rng: float | None, warn: tuple[float, float], brake: tuple[float, float]
+) -> int:
     """2 brake, 1 warning, 0 none for (ttc threshold, range threshold) pairs; None = unknown = no trigger."""
     def below(value: float | None, limit: float) -> bool:
         return value is not None and math.isfinite(value) and value < limit
@@ -79,7 +91,9 @@ class CollisionWarner:
         candidates = [t for t, ok in zip(tracks, inside) if ok]
         if not candidates:
             return None
-        best: TrackMessage = min(candidates, key=lambda t: (t.range_m is None, t.range_m or 0.0, -t.bbox_xyxy[3]))
+        best: TrackMessage = min(
+            candidates, key=lambda t: (t.range_m is None, t.range_m or 0.0, -t.bbox_xyxy[3])
+        )
         return Lead(best.track_id, best.class_name, best.range_m, best.ttc_s)
 
     def update(self, message: PerceptionMessage) -> list[BridgeEvent]:
@@ -88,8 +102,12 @@ class CollisionWarner:
         lead = self.pick_lead(message)
         self.lead = lead
         ttc, rng = (lead.ttc_s, lead.range_m) if lead else (None, None)
-        enter = _level(ttc, rng, (c.warn_enter_ttc_s, c.warn_enter_range_m), (c.brake_enter_ttc_s, c.brake_enter_range_m))
-        hold = _level(ttc, rng, (c.warn_exit_ttc_s, c.warn_exit_range_m), (c.brake_exit_ttc_s, c.brake_exit_range_m))
+        enter = _level(
+            ttc, rng, (c.warn_enter_ttc_s, c.warn_enter_range_m), (c.brake_enter_ttc_s, c.brake_enter_range_m)
+        )
+        hold = _level(
+            ttc, rng, (c.warn_exit_ttc_s, c.warn_exit_range_m), (c.brake_exit_ttc_s, c.brake_exit_range_m)
+        )
         new = self.level
         if enter > self.level:
             new = enter
@@ -108,7 +126,9 @@ class CollisionWarner:
             kinds = [f"{'warning' if lvl == 1 else 'brake'}_on" for lvl in range(old + 1, new + 1)]
         else:
             kinds = [f"{'warning' if lvl == 1 else 'brake'}_off" for lvl in range(old, new, -1)]
-        return [BridgeEvent(k, message.capture_ts, message.stream_id, message.frame_index, lead) for k in kinds]
+        return [
+            BridgeEvent(k, message.capture_ts, message.stream_id, message.frame_index, lead) for k in kinds
+        ]
 
     @property
     def warning(self) -> bool:

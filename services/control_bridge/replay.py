@@ -61,7 +61,10 @@ def true_ttc(times: list[float], ranges: list[float]) -> float:
     return ranges[-1] / speed if speed > 0.2 else math.inf
 
 
-def score_sequence(seq_dir: Path, camera: CameraModel, config: BridgeConfig, *, scenario: str, fps: float) -> ReplayScore:
+def score_sequence(
+    seq_dir: Path, camera: CameraModel, config: BridgeConfig, *, scenario: str, fps: float
+) -> ReplayScore:
+    """Replay one written sequence (gt.txt + range.txt) through a fresh ``CollisionWarner``."""
     gt = read_mot(seq_dir / "gt" / "gt.txt")
     true_range = read_range_txt(seq_dir / "gt" / "range.txt")
     warner = CollisionWarner(config, camera=camera)
@@ -78,20 +81,32 @@ def score_sequence(seq_dir: Path, camera: CameraModel, config: BridgeConfig, *, 
             hist = est_hist.setdefault(tid, [])
             if np.isfinite(est[i]):
                 hist.append((t, float(est[i])))
-            speed, ttc = closing_speed_and_ttc(*map(np.asarray, zip(*hist[-10:]))) if len(hist) >= 2 else (math.nan,) * 2
-            tracks.append(TrackMessage(track_id=tid, class_name=CLASS_NAMES[int(cls[i]) % 3], score=1.0,
-                                       bbox_xyxy=tuple(map(float, xyxy[i])), velocity_px_s=(0.0, 0.0),
-                                       range_m=finite_or_none(est[i]), closing_speed_mps=finite_or_none(speed),
-                                       ttc_s=finite_or_none(ttc)))
+            speed, ttc = math.nan, math.nan
+            if len(hist) >= 2:
+                speed, ttc = closing_speed_and_ttc(*map(np.asarray, zip(*hist[-10:])))
+            tracks.append(
+                TrackMessage(
+                    track_id=tid,
+                    class_name=CLASS_NAMES[int(cls[i]) % 3],
+                    score=1.0,
+                    bbox_xyxy=tuple(map(float, xyxy[i])),
+                    velocity_px_s=(0.0, 0.0),
+                    range_m=finite_or_none(est[i]),
+                    closing_speed_mps=finite_or_none(speed),
+                    ttc_s=finite_or_none(ttc),
+                )
+            )
             r = true_range.get((frame, tid))
             if r is not None:
                 ts, rs = true_hist.setdefault(tid, ([], []))
                 ts.append(t)
                 rs.append(r)
                 truths[tid] = (r, true_ttc(ts, rs))
-        message = PerceptionMessage(stream_id=scenario, frame_index=frame, capture_ts=t, publish_ts=t, latency_ms=0.0,
-                                    stale=False, dropped_frames=0, model_version=None, image_width=camera.width,
-                                    image_height=camera.height, tracks=tracks)
+        message = PerceptionMessage(
+            stream_id=scenario, frame_index=frame, capture_ts=t, publish_ts=t, latency_ms=0.0, stale=False,
+            dropped_frames=0, model_version=None, image_width=camera.width, image_height=camera.height,
+            tracks=tracks,
+        )
         warner.update(message)
         truth = _truth_warning(xyxy, ids, truths, camera, config, exit_band=False)
         justified = _truth_warning(xyxy, ids, truths, camera, config, exit_band=True)
@@ -135,7 +150,9 @@ def _truth_warning(xyxy, ids, truths, camera, config, *, exit_band: bool) -> boo
     return ttc < config.warn_enter_ttc_s or rng < config.warn_enter_range_m
 
 
-def run(*, seeds: tuple[int, ...] = (0, 1, 2), frames: int = 80, config: BridgeConfig | None = None) -> list[dict]:
+def run(
+    *, seeds: tuple[int, ...] = (0, 1, 2), frames: int = 80, config: BridgeConfig | None = None
+) -> list[dict]:
     """Render each scenario for each seed, score, and pool per scenario."""
     from perception.data.synthetic import SceneConfig, write_sequence
 

@@ -17,7 +17,9 @@ from services.perception.imaging import encode_jpeg
 class StreamClient:
     """Send frames of one stream; ``send`` returns the message dict (or ``{"error": ...}``)."""
 
-    def __init__(self, server: str, stream_id: str, *, websocket: bool = False, timeout: float = 30.0) -> None:
+    def __init__(
+        self, server: str, stream_id: str, *, websocket: bool = False, timeout: float = 30.0
+    ) -> None:
         self.server = server.rstrip("/")
         self.stream_id = stream_id
         self.websocket = websocket
@@ -39,7 +41,8 @@ class StreamClient:
         headers = {"content-type": "image/jpeg"}
         if capture_ts is not None:
             headers["x-capture-ts"] = repr(capture_ts)
-        r = self._http.post(f"{self.server}/v1/streams/{self.stream_id}/frames", content=body, headers=headers)
+        url = f"{self.server}/v1/streams/{self.stream_id}/frames"
+        r = self._http.post(url, content=body, headers=headers)
         data = r.json()
         if r.status_code != 200:
             return {"error": data.get("detail", r.text), "status": r.status_code}

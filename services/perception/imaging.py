@@ -88,7 +88,9 @@ def decode_image(data: bytes, kind: str | None = None) -> np.ndarray:
         raise FrameRejected(400, f"truncated {found.upper()}: the image's end marker is missing")
     size = image_size(data, found)
     if size is not None and size[0] * size[1] > MAX_PIXELS:
-        raise FrameRejected(413, f"image of {size[0]}x{size[1]} pixels exceeds the limit of {MAX_PIXELS} pixels")
+        raise FrameRejected(
+            413, f"image of {size[0]}x{size[1]} pixels exceeds the limit of {MAX_PIXELS} pixels"
+        )
     image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
     if image is None or image.ndim != 3 or image.shape[2] != 3 or image.size == 0:
         raise FrameRejected(400, f"corrupt {found.upper()}: it could not be decoded")

@@ -27,13 +27,15 @@ class TrackMessage(BaseModel):
     bbox_xyxy: tuple[float, float, float, float] = Field(description="x1, y1, x2, y2 in pixels.")
     velocity_px_s: tuple[float, float] = Field(description="Box-centre velocity (vx, vy), pixels/second.")
     range_m: float | None = Field(
-        default=None, description="Distance along the ground to the box's bottom centre, metres; null = unknown."
+        default=None,
+        description="Distance along the ground to the box's bottom centre, metres; null = unknown.",
     )
     closing_speed_mps: float | None = Field(
         default=None, description="Rate at which range shrinks, m/s (positive = approaching); null = unknown."
     )
     ttc_s: float | None = Field(
-        default=None, description="Time to collision at the current closing speed, seconds; null = not closing/unknown."
+        default=None,
+        description="Time to collision at the current closing speed, seconds; null = not closing/unknown.",
     )
 
 
@@ -44,12 +46,18 @@ class PerceptionMessage(BaseModel):
 
     schema_version: Literal["1.0"] = SCHEMA_VERSION
     stream_id: str = Field(min_length=1)
-    frame_index: int = Field(ge=0, description="0-based index of the frame within the stream (arrival order).")
+    frame_index: int = Field(
+        ge=0, description="0-based index of the frame within the stream (arrival order)."
+    )
     capture_ts: float = Field(description="Capture time, epoch seconds (X-Capture-Ts, else arrival time).")
     publish_ts: float = Field(description="When the service published this message, epoch seconds.")
     latency_ms: float = Field(description="publish_ts - capture_ts, milliseconds.")
-    stale: bool = Field(description="True when frames of this stream were dropped since the previous message.")
-    dropped_frames: int = Field(ge=0, description="Frames of this stream dropped so far (staleness/backpressure).")
+    stale: bool = Field(
+        description="True when frames of this stream were dropped since the previous message."
+    )
+    dropped_frames: int = Field(
+        ge=0, description="Frames of this stream dropped so far (staleness/backpressure)."
+    )
     model_version: int | None = Field(description="Registry version of the model that produced the tracks.")
     image_width: int = Field(ge=1, description="Width of the frame in pixels.")
     image_height: int = Field(ge=1, description="Height of the frame in pixels.")

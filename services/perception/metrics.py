@@ -20,7 +20,9 @@ class ServiceMetrics:
             "percept_batch_size", "Frames per ORT call", buckets=(1, 2, 3, 4, 6, 8, 12, 16, 32), registry=r
         )
         self.fps = Gauge("percept_stream_fps", "Frames per second over the last 2 s", ["stream"], registry=r)
-        self.model_version = Gauge("percept_model_version", "Registry version being served (0 = none)", registry=r)
+        self.model_version = Gauge(
+            "percept_model_version", "Registry version being served (0 = none)", registry=r
+        )
         self.swaps = Counter("percept_model_swaps", "Hot swaps to a new model version", registry=r)
         self.births = Counter("percept_track_births", "Tracks started", ["stream"], registry=r)
         self.deaths = Counter("percept_track_deaths", "Tracks ended", ["stream"], registry=r)

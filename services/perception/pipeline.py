@@ -1,6 +1,6 @@
 """The micro-batcher: frames of all streams -> one batched ORT call -> per-stream trackers -> messages.
 
-    enqueue ──▶ bounded deque ──▶ worker (event loop) ──▶ ORT + trackers (one worker thread) ──▶ publish
+    enqueue ──▶ bounded deque ──▶ worker (event loop) ──▶ ORT + trackers (one thread) ──▶ publish
 
 The worker takes the first waiting frame, waits at most ``batch_window_ms`` after its arrival for
 more (up to ``max_batch``), drops frames that already waited longer than the staleness budget, and
@@ -117,7 +117,8 @@ class Pipeline:
         if stream is None and create:
             if len(self.streams) >= self.settings.max_streams:
                 raise FrameRejected(
-                    503, f"the service holds {len(self.streams)} streams already (max_streams); delete one first"
+                    503,
+                    f"the service holds {len(self.streams)} streams already (max_streams); delete one first",
                 )
             camera = camera_from_dict(self.settings.calibrations.get(stream_id))
             stream = StreamState(stream_id, camera=camera, subscriber_queue=self.settings.subscriber_queue)
@@ -139,7 +140,9 @@ class Pipeline:
         now = time.time() if now is None else now
         idle = [
             sid for sid, s in self.streams.items()
-            if sid not in keep and not s.subscribers and now - max(s.last_arrival, s.created) > self.settings.stream_idle_s
+            if sid not in keep
+            and not s.subscribers
+            and now - max(s.last_arrival, s.created) > self.settings.stream_idle_s
         ]
         for sid in idle:
             self.remove_stream(sid)
@@ -167,7 +170,8 @@ class Pipeline:
         future = asyncio.get_running_loop().create_future()
         job = Job(stream, stream.take_index(), image, ts, now, future)
         if len(self._queue) >= self.settings.max_pending:
-            self._drop(self._queue.popleft(), "backpressure", "the service is overloaded (queue full); frame dropped")
+            sentence = "the service is overloaded (queue full); frame dropped"
+            self._drop(self._queue.popleft(), "backpressure", sentence)
         self._queue.append(job)
         self._wakeup.set()
         return future
@@ -212,7 +216,8 @@ class Pipeline:
                 continue
             waited = now - job.arrival
             if waited > budget:
-                self._drop(job, "stale", f"frame dropped: it waited {waited * 1000:.0f} ms > staleness budget")
+                sentence = f"frame dropped: it waited {waited * 1000:.0f} ms > staleness budget"
+                self._drop(job, "stale", sentence)
             else:
                 jobs.append(job)
         if not jobs:

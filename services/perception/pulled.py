@@ -29,7 +29,9 @@ def check_uri(uri: str, allowed_roots: tuple[str, ...]) -> tuple[str, bool]:
     if scheme in URL_SCHEMES:
         return uri, False
     if scheme not in ("", "file") and len(scheme) > 1:  # one letter = a Windows drive
-        raise FrameRejected(400, f"unsupported source scheme {scheme!r}: use a file path, rtsp:// or http(s)://")
+        raise FrameRejected(
+            400, f"unsupported source scheme {scheme!r}: use a file path, rtsp:// or http(s)://"
+        )
     path = Path(parsed.path if scheme == "file" else uri).expanduser().resolve()
     for root in allowed_roots:
         if path.is_relative_to(root):

@@ -23,10 +23,15 @@ STREAM_ID = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
 StreamId = Annotated[str, Path(pattern=STREAM_ID, description="Letters, digits, '_', '.', '-'; 1-64 chars.")]
 WS_IN_FLIGHT = 4
 """Frames one WebSocket may have queued; beyond it the service stops reading (TCP backpressure)."""
-ERRORS = {code: {"description": text} for code, text in {
-    400: "Empty, corrupt or truncated image", 404: "Unknown stream", 413: "Body too large",
-    415: "Not image/jpeg or image/png", 422: "Malformed request", 503: "Overloaded, frame dropped or no model",
-}.items()}
+_ERROR_TEXT = {
+    400: "Empty, corrupt or truncated image",
+    404: "Unknown stream",
+    413: "Body or image too large",
+    415: "Not image/jpeg or image/png",
+    422: "Malformed request",
+    503: "Overloaded, frame dropped or no model",
+}
+ERRORS = {code: {"description": text} for code, text in _ERROR_TEXT.items()}
 
 
 class Calibration(BaseModel):
@@ -113,7 +118,8 @@ async def post_frame(
     service = _service(request)
     kind = media_kind(request.headers.get("content-type"))
     ts = _capture_ts(x_capture_ts)
-    body = await read_limited(request.headers.get("content-length"), request.stream(), service.settings.max_body_bytes)
+    limit = service.settings.max_body_bytes
+    body = await read_limited(request.headers.get("content-length"), request.stream(), limit)
     image = await run_in_threadpool(decode_image, body, kind)
     message: PerceptionMessage = await service.pipeline.enqueue(stream_id, image, ts)
     return Response(message.model_dump_json(), media_type="application/json")
@@ -170,13 +176,20 @@ async def tracks_sse(stream: StreamState = Depends(existing_stream)) -> AsyncIte
             message = await queue.get()
             if message is None:
                 return
-            yield ServerSentEvent(raw_data=message.model_dump_json(), event="perception", id=str(message.frame_index))
+            yield ServerSentEvent(
+                raw_data=message.model_dump_json(), event="perception", id=str(message.frame_index)
+            )
     finally:
         stream.unsubscribe(queue)
 
 
-@router.post("/sources", status_code=201, responses={k: ERRORS[k] for k in (400, 422, 503)} | {
-    403: {"description": "File outside the allowed roots"}, 409: {"description": "Stream already has a source"}})
+_SOURCE_ERRORS = {k: ERRORS[k] for k in (400, 422, 503)} | {
+    403: {"description": "File outside the allowed roots"},
+    409: {"description": "Stream already has a source"},
+}
+
+
+@router.post("/sources", status_code=201, responses=_SOURCE_ERRORS)
 async def add_source(request: Request, body: SourceRequest) -> dict[str, Any]:
     """The service pulls a video file / RTSP / HTTP stream itself and publishes its messages."""
     pulled = await _service(request).sources.add(body.stream_id, body.url, realtime=body.realtime)
@@ -254,7 +267,8 @@ def _ws_control(text: str) -> float | None:
         payload = json.loads(text)
         ts = payload["capture_ts"]
     except (ValueError, KeyError, TypeError):
-        raise FrameRejected(422, 'text frames must be {"capture_ts": <seconds>}; send images as binary') from None
+        sentence = 'text frames must be {"capture_ts": <seconds>}; send images as binary'
+        raise FrameRejected(422, sentence) from None
     return _capture_ts(str(ts))
 
 

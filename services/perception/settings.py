@@ -23,7 +23,8 @@ class ServiceSettings:
     alias: str = "champion"
     """Alias followed; a move of it is noticed by polling or ``POST /v1/admin/reload``."""
     poll_interval_s: float = 10.0
-    """Seconds between alias look-ups; lower notices promotions sooner at the cost of registry load. 0 = off."""
+    """Seconds between alias look-ups; lower notices promotions sooner, at the cost of registry load.
+    0 = off (only ``POST /v1/admin/reload``)."""
     batch_window_ms: float = 3.0
     """How long the batcher waits for frames of other streams after the first one. Longer windows give
     bigger ORT batches (throughput) but add up to this much latency to every frame."""
@@ -72,7 +73,9 @@ class ServiceSettings:
             if not ok:
                 raise ValueError(f"ServiceSettings.{name} out of range: {getattr(self, name)!r}")
         if not self.model_name or not self.alias:
-            raise ValueError(f"model_name and alias must be non-empty, got {self.model_name!r}, {self.alias!r}")
+            raise ValueError(
+                f"model_name and alias must be non-empty, got {self.model_name!r}, {self.alias!r}"
+            )
         if len(self.warm_size) != 2 or min(self.warm_size) < 1:
             raise ValueError(f"warm_size must be (H, W) > 0, got {self.warm_size!r}")
         object.__setattr__(self, "allowed_roots", tuple(str(Path(r).resolve()) for r in self.allowed_roots))

@@ -14,7 +14,9 @@ import httpx
 import uvicorn
 
 
-def untrained_bundle(out_dir: Path, *, seed: int = 0, input_size: int = 320, score_threshold: float = 0.05) -> Path:
+def untrained_bundle(
+    out_dir: Path, *, seed: int = 0, input_size: int = 320, score_threshold: float = 0.05
+) -> Path:
     """A complete bundle folder at ``out_dir``: the default arch with random weights (boxes are
     meaningless but plentiful at a low threshold), a permissive ByteTrack config, a stub report."""
     import torch

@@ -23,10 +23,15 @@ def box_at(x_m: float, z_m: float, w_m: float = 1.8, h_px: float = 40.0) -> tupl
 
 def message(t: float, tracks: list[tuple[int, float, float, float | None]], i: int = 0) -> PerceptionMessage:
     """tracks: (track_id, lateral x_m, range z_m, ttc_s)."""
-    items = [TrackMessage(track_id=tid, class_name="car", score=0.9, bbox_xyxy=box_at(x, z), velocity_px_s=(0, 0),
-                          range_m=z, closing_speed_mps=None, ttc_s=ttc) for tid, x, z, ttc in tracks]
-    return PerceptionMessage(stream_id="s", frame_index=i, capture_ts=t, publish_ts=t, latency_ms=0, stale=False,
-                             dropped_frames=0, model_version=1, image_width=640, image_height=384, tracks=items)
+    items = [
+        TrackMessage(track_id=tid, class_name="car", score=0.9, bbox_xyxy=box_at(x, z), velocity_px_s=(0, 0),
+                     range_m=z, closing_speed_mps=None, ttc_s=ttc)
+        for tid, x, z, ttc in tracks
+    ]
+    return PerceptionMessage(
+        stream_id="s", frame_index=i, capture_ts=t, publish_ts=t, latency_ms=0, stale=False, dropped_frames=0,
+        model_version=1, image_width=640, image_height=384, tracks=items,
+    )
 
 
 def replay(seq, config=None, camera=CAM):
@@ -43,9 +48,11 @@ def replay(seq, config=None, camera=CAM):
         ("empty", [], []),
         ("nothing ahead", [(0.0, []), (0.1, [])], []),
         ("far and slow", [(0.0, [(1, 0.0, 40.0, 9.0)])], []),
-        ("warn then clear after hold", [(0.0, [(1, 0, 20, 2.5)]), (0.1, [(1, 0, 20, 4.0)]), (0.6, [(1, 0, 20, 4.0)])],
+        ("warn then clear after hold",
+         [(0.0, [(1, 0, 20, 2.5)]), (0.1, [(1, 0, 20, 4.0)]), (0.6, [(1, 0, 20, 4.0)])],
          [(0.0, "warning_on"), (0.6, "warning_off")]),
-        ("hysteresis: 3.0 s is between enter 2.7 and exit 3.5", [(0.0, [(1, 0, 20, 2.5)]), (1.0, [(1, 0, 20, 3.0)])],
+        ("hysteresis: 3.0 s is between enter 2.7 and exit 3.5",
+         [(0.0, [(1, 0, 20, 2.5)]), (1.0, [(1, 0, 20, 3.0)])],
          [(0.0, "warning_on")]),
         ("straight to brake", [(0.0, [(1, 0, 10, 1.0)])], [(0.0, "warning_on"), (0.0, "brake_on")]),
         ("brake releases to warning", [(0.0, [(1, 0, 10, 1.0)]), (1.0, [(1, 0, 10, 2.2)])],
@@ -70,8 +77,13 @@ def test_uncalibrated_uses_image_corridor():
 
 @pytest.mark.parametrize(
     "values, error",
-    [({}, None), ({"warn_enter_ttc_s": 4.0}, "warn_exit_ttc_s"), ({"brake_enter_ttc_s": 3.0, "brake_exit_ttc_s": 3.0},
-     "brake_enter_ttc_s"), ({"min_hold_s": -1}, "min_hold_s"), ({"corridor_bottom_half_width": 0.9}, "corridor")],
+    [
+        ({}, None),
+        ({"warn_enter_ttc_s": 4.0}, "warn_exit_ttc_s"),
+        ({"brake_enter_ttc_s": 3.0, "brake_exit_ttc_s": 3.0}, "brake_enter_ttc_s"),
+        ({"min_hold_s": -1}, "min_hold_s"),
+        ({"corridor_bottom_half_width": 0.9}, "corridor"),
+    ],
 )
 def test_config_validation(values, error):
     if error is None:
@@ -95,4 +107,5 @@ def test_in_lane_ground(x_m, z_m, expected):
 def test_in_lane_image(box, expected):
     got = in_lane_image(np.array([box], float), width=640, height=384, bottom_half_width=0.3, top=0.5)
     assert got.tolist() == [expected]
-    assert in_lane_image(np.zeros((0, 4)), width=640, height=384, bottom_half_width=0.3, top=0.5).shape == (0,)
+    empty = in_lane_image(np.zeros((0, 4)), width=640, height=384, bottom_half_width=0.3, top=0.5)
+    assert empty.shape == (0,)

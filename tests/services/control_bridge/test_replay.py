@@ -14,7 +14,12 @@ from services.control_bridge.replay import read_range_txt, score_sequence, true_
 
 @pytest.mark.parametrize(
     "times, ranges, expected",
-    [([], [], math.inf), ([0.0], [10.0], math.inf), ([0.0, 1.0], [10.0, 8.0], 4.0), ([0.0, 1.0], [8.0, 10.0], math.inf)],
+    [
+        ([], [], math.inf),
+        ([0.0], [10.0], math.inf),
+        ([0.0, 1.0], [10.0, 8.0], 4.0),
+        ([0.0, 1.0], [8.0, 10.0], math.inf),
+    ],
 )
 def test_true_ttc(times, ranges, expected):
     assert true_ttc(times, ranges) == pytest.approx(expected)

@@ -1,4 +1,5 @@
-"""Helpers for the service tests: a real uvicorn on 127.0.0.1 in a background thread, and a tiny in-process model source."""
+"""Helpers for the service tests: a test detector and model source, frames, and (re-exported) a real
+uvicorn on 127.0.0.1 in a background thread."""
 
 from __future__ import annotations
 
@@ -60,7 +61,10 @@ def stub_loader(source: ListSource):
     return load
 
 
-def bright_frame(x: int, y: int = 100, *, size: tuple[int, int] = (240, 320), w: int = 40, h: int = 60) -> np.ndarray:
+def bright_frame(
+    x: int, y: int = 100, *, size: tuple[int, int] = (240, 320), w: int = 40, h: int = 60
+) -> np.ndarray:
+    """(H, W, 3) uint8 BGR: dark background, one bright w x h box with its top-left corner at (x, y)."""
     image = np.full((*size, 3), 30, np.uint8)
     image[y : y + h, x : x + w] = 255
     return image

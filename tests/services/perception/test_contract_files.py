@@ -1,4 +1,7 @@
-"""The committed contract files are what the code generates (regenerate: python -m services.perception.openapi)."""
+"""The committed contract files are what the code generates.
+
+Regenerate with ``python -m services.perception.openapi``.
+"""
 
 from __future__ import annotations
 
@@ -17,9 +20,11 @@ def test_committed_file_is_current(path, generate):
 
 def test_openapi_lists_every_route():
     paths = set(json.loads(OPENAPI_PATH.read_text())["paths"])
-    assert {"/healthz", "/readyz", "/metrics", "/v1/model", "/v1/admin/reload", "/v1/streams/{stream_id}/frames",
-            "/v1/sources", "/v1/sources/{stream_id}", "/v1/streams/{stream_id}/tracks/sse",
-            "/v1/streams/{stream_id}/calibration"} <= paths
+    assert {
+        "/healthz", "/readyz", "/metrics", "/v1/model", "/v1/admin/reload", "/v1/streams/{stream_id}/frames",
+        "/v1/sources", "/v1/sources/{stream_id}", "/v1/streams/{stream_id}/tracks/sse",
+        "/v1/streams/{stream_id}/calibration",
+    } <= paths
 
 
 GOOD = {"schema_version": "1.0", "stream_id": "a", "frame_index": 0, "capture_ts": 1.0, "publish_ts": 1.1,

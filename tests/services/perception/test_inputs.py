@@ -57,8 +57,14 @@ def test_decode_image(data, kind, status):
 
 @pytest.mark.parametrize(
     "content_type, expected",
-    [("image/jpeg", "jpeg"), ("image/png; q=1", "png"), ("IMAGE/JPEG", "jpeg"), (None, 415), ("text/plain", 415),
-     ("application/octet-stream", 415)],
+    [
+        ("image/jpeg", "jpeg"),
+        ("image/png; q=1", "png"),
+        ("IMAGE/JPEG", "jpeg"),
+        (None, 415),
+        ("text/plain", 415),
+        ("application/octet-stream", 415),
+    ],
 )
 def test_media_kind(content_type, expected):
     if isinstance(expected, str):
@@ -140,8 +146,10 @@ def test_settings(values, error):
             settings_from_params({"service": values})
 
 
-@pytest.mark.parametrize("env, configured, expected", [(None, None, None), ("t1", None, "t1"), ("t1", "t2", "t2"),
-                                                       ("", None, None)])
+@pytest.mark.parametrize(
+    "env, configured, expected",
+    [(None, None, None), ("t1", None, "t1"), ("t1", "t2", "t2"), ("", None, None)],
+)
 def test_admin_token(monkeypatch, env, configured, expected):
     monkeypatch.delenv("PERCEPT_ADMIN_TOKEN", raising=False)
     if env is not None:

@@ -1,4 +1,7 @@
-"""Every route against a real uvicorn on 127.0.0.1 (test detector in-process; ORT bundles in test_bundle_swap)."""
+"""Every route against a real uvicorn on 127.0.0.1, with an in-process test detector.
+
+The onnxruntime + MLflow path is in test_registry_swap.py.
+"""
 
 from __future__ import annotations
 
@@ -13,7 +16,9 @@ import websockets
 
 from services.perception.app import create_app
 from services.perception.settings import ServiceSettings
-from tests.services.perception.svc_helpers import BrightBoxDetector, ListSource, bright_frame, jpeg, png, running, stub_loader, wait_ready
+from tests.services.perception.svc_helpers import (
+    BrightBoxDetector, ListSource, bright_frame, jpeg, png, running, stub_loader, wait_ready,
+)
 
 pytestmark = pytest.mark.integration
 JPEG = {"content-type": "image/jpeg"}
@@ -23,8 +28,8 @@ CALIB = {"fx": 300.0, "fy": 300.0, "cx": 160.0, "cy": 120.0, "height_m": 1.5, "p
 
 @pytest.fixture(scope="module")
 def server(test_data):
-    source = ListSource(models={1: BrightBoxDetector(), 2: BrightBoxDetector(score=0.8), 3: RuntimeError("bad onnx")},
-                        version=1)
+    models = {1: BrightBoxDetector(), 2: BrightBoxDetector(score=0.8), 3: RuntimeError("bad onnx")}
+    source = ListSource(models=models, version=1)
     settings = ServiceSettings(poll_interval_s=0, admin_token="s3cret", max_body_bytes=200_000,
                                allowed_roots=(str(test_data),), batch_window_ms=20)
     app = create_app(settings, source=source, loader=stub_loader(source))
@@ -63,7 +68,7 @@ def test_post_frames_track_and_range(server):
     assert [m["frame_index"] for m in replies] == [0, 1, 2, 3]
     assert {m["tracks"][0]["track_id"] for m in replies} == {replies[0]["tracks"][0]["track_id"]}
     last = replies[-1]["tracks"][0]
-    assert last["range_m"] == pytest.approx(1.5 * 300 / (160 + 30 - 120 + 60 - 60), rel=0.05)  # bottom row 190
+    assert last["range_m"] == pytest.approx(1.5 * 300 / (190 - 120), rel=0.05)  # h * fy / (box bottom - cy)
     assert last["closing_speed_mps"] > 0 and last["ttc_s"] > 0
     assert replies[0]["capture_ts"] == 1000.0 and replies[0]["stale"] is False
     uncal = post(base, "r2", jpeg(bright_frame(100))).json()["tracks"][0]
@@ -144,7 +149,8 @@ def test_admin_auth_and_failed_load_keeps_serving(server):
 def test_admin_disabled_without_token(monkeypatch):
     monkeypatch.delenv("PERCEPT_ADMIN_TOKEN", raising=False)
     source = ListSource(models={1: BrightBoxDetector()}, version=None)
-    with running(create_app(ServiceSettings(poll_interval_s=0), source=source, loader=stub_loader(source))) as base:
+    app = create_app(ServiceSettings(poll_interval_s=0), source=source, loader=stub_loader(source))
+    with running(app) as base:
         r = httpx.post(f"{base}/v1/admin/reload", headers={"authorization": "Bearer x"})
         assert r.status_code == 403 and "PERCEPT_ADMIN_TOKEN" in r.json()["detail"]
         ready = httpx.get(f"{base}/readyz")
@@ -213,8 +219,9 @@ def test_concurrent_streams_share_batches(server):
 
     async def many():
         async with httpx.AsyncClient(timeout=30) as client:
-            calls = [client.post(f"{base}/v1/streams/b{i}/frames", content=jpeg(bright_frame(10 + i)), headers=JPEG)
-                     for i in range(6)]
+            bodies = [jpeg(bright_frame(10 + i)) for i in range(6)]
+            url = f"{base}/v1/streams/b{{}}/frames"
+            calls = [client.post(url.format(i), content=b, headers=JPEG) for i, b in enumerate(bodies)]
             return await asyncio.gather(*calls)
 
     replies = asyncio.run(many())
@@ -254,7 +261,8 @@ def test_pulled_source_and_delete(server, test_data):
             break
         time.sleep(0.1)
     assert info["frames"] >= 5 and info["source"]["url"] == str(clip)
-    missing = httpx.post(f"{base}/v1/sources", json={"stream_id": "pull2", "url": str(test_data / "nope.avi")})
+    nope = {"stream_id": "pull2", "url": str(test_data / "nope.avi")}
+    missing = httpx.post(f"{base}/v1/sources", json=nope)
     assert missing.status_code == 400 and "cannot open source" in missing.json()["detail"]
     assert httpx.delete(f"{base}/v1/streams/pull1").status_code == 204
     assert httpx.get(f"{base}/v1/streams/pull1").status_code == 404
@@ -273,8 +281,9 @@ def test_stale_frames_are_dropped_and_reported():
 
         async def burst():
             async with httpx.AsyncClient(timeout=30) as client:
-                calls = [client.post(f"{base}/v1/streams/st/frames", content=jpeg(bright_frame(10)), headers=JPEG)
-                         for _ in range(5)]
+                body = jpeg(bright_frame(10))
+                url = f"{base}/v1/streams/st/frames"
+                calls = [client.post(url, content=body, headers=JPEG) for _ in range(5)]
                 return await asyncio.gather(*calls)
 
         codes = [r.status_code for r in asyncio.run(burst())]

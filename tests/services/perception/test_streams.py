@@ -39,13 +39,14 @@ def test_ranges_need_calibration(camera, expect_range):
 
 def test_idle_streams_are_forgotten():
     settings = ServiceSettings(stream_idle_s=10)
-    models = ModelManager(source=ListSource(), alias="champion", warm_image=lambda: np.zeros((8, 8, 3), np.uint8))
+    blank = np.zeros((8, 8, 3), np.uint8)
+    models = ModelManager(source=ListSource(), alias="champion", warm_image=lambda: blank)
     pipeline = Pipeline(settings=settings, models=models, metrics=ServiceMetrics())
     for sid in ("idle", "watched", "pulled", "fresh"):
         pipeline.get_stream(sid, create=True).last_arrival = 1000.0
     pipeline.streams["fresh"].last_arrival = 1095.0
     pipeline.streams["watched"].subscribers.add(object())
-    pipeline.streams["idle"].created = pipeline.streams["watched"].created = pipeline.streams["pulled"].created = 0
-    pipeline.streams["fresh"].created = 0
+    for stream in pipeline.streams.values():
+        stream.created = 0.0
     assert pipeline.expire_idle(keep={"pulled"}, now=1100.0) == ["idle"]
     assert sorted(pipeline.streams) == ["fresh", "pulled", "watched"]
