@@ -124,17 +124,42 @@ def test_new_version_triggers_one_run_of_the_deployment(harness_api, home):
 
 
 @pytest.mark.integration
-def test_percept_starts_and_stops_its_own_prefect_server(home, monkeypatch):
-    monkeypatch.setenv("PREFECT_UI_ENABLED", "false")  # the UI build is not needed to schedule
-    url, started = schedule.ensure_server(timeout_s=180)
+def test_schedule_cli_starts_a_server_serves_lists_and_stops(home, tmp_path):
+    """``percept schedule --cron`` end to end: its own Prefect server, the served deployment, --stop."""
+    import signal
+    import time
+
+    repo = Path(__file__).resolve().parents[2]
+    env = {**os.environ, "PERCEPT_HOME": str(home), "PREFECT_UI_ENABLED": "false"}
+    env.pop("PREFECT_API_URL", None)
+    percept = [sys.executable, "-m", "cli.main", "schedule"]
+    log = tmp_path / "serve.log"
+    with open(log, "w") as out:
+        proc = subprocess.Popen(percept + ["--cron", "0 3 * * *", "--dataset", "demo"], cwd=repo, env=env,
+                                stdout=out, stderr=subprocess.STDOUT)
     try:
-        assert started and url.startswith("http://127.0.0.1:")
-        record = schedule.read_record()
-        assert record is not None and record.api_url == url
-        assert schedule.ensure_server() == (url, False)  # reused, not a second server
-        assert schedule.api_url() == url
-        schedule.register_deployment(cron="30 2 * * *")
-        assert schedule.list_schedules()[0]["schedules"][0]["cron"] == "30 2 * * *"
+        items, deadline = [], time.monotonic() + 240
+        while not items and time.monotonic() < deadline and proc.poll() is None:
+            time.sleep(1.0)
+            try:
+                items = schedule.list_schedules()
+            except Exception:  # noqa: BLE001 - the server is recorded before it answers
+                items = []
+        assert items, log.read_text()
+        assert items[0]["schedules"] == [{"cron": "0 3 * * *", "active": True}]
+        assert items[0]["parameters"] == {"dataset": "demo"}
+        url = schedule.api_url()
+        assert url.startswith("http://127.0.0.1:") and schedule.ensure_server() == (url, False)  # reused
+        listed = subprocess.run(percept + ["--list"], cwd=repo, env=env, capture_output=True, text=True, timeout=120)
+        assert "retrain/percept-retrain" in listed.stdout and "0 3 * * *" in listed.stdout
     finally:
-        assert schedule.stop_server() is True
+        proc.send_signal(signal.SIGINT)
+        try:
+            proc.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        stopped = subprocess.run(percept + ["--stop"], cwd=repo, env=env, capture_output=True, text=True, timeout=120)
+        schedule.stop_server()  # in case --stop itself failed: never leave a server behind
+    assert "started a Prefect server at http://127.0.0.1:" in log.read_text()
+    assert "paused 1 deployment(s)" in stopped.stdout and "stopped percept's Prefect server" in stopped.stdout
     assert schedule.read_record() is None and schedule.api_url() is None
