@@ -22,6 +22,7 @@ COMMAND_MODULES = [
     "cli.retrain",
     "cli.serve",
     "cli.track",
+    "cli.train",
 ]
 
 for _name in COMMAND_MODULES:

@@ -1,0 +1,70 @@
+"""Detector accuracy benchmark: train the default architecture from scratch under a time budget on
+a synthetic dataset, evaluate COCO mAP on the held-out test sequences.
+
+``python -m bench.detector`` (goal: mAP@0.5 >= 0.60 after <= 10 min on 2 CPU cores).
+``cpu_s`` is the process CPU time: on a shared machine ``cpu_s / 2`` estimates the quiet wall time.
+Environment: ``PERCEPT_BENCH_MINUTES`` (budget, default 10; 0 = none, train ``epochs`` from the
+overrides), ``PERCEPT_BENCH_OVERRIDES`` (JSON
+``DetectorConfig`` overrides, for experiments), ``PERCEPT_BENCH_DIR`` (keep the work folder).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+import time
+from pathlib import Path
+from typing import Any, Mapping
+
+from rich.console import Console
+from rich.table import Table
+
+SEQUENCES, FRAMES, SEED = 15, 80, 0
+
+
+def run(
+    *, minutes: float | None = None, overrides: Mapping[str, Any] | None = None, work: Path | None = None
+) -> list[dict]:
+    """Rows: one for all classes then one per class (``map50``, ``map``, ``train_s``, ...)."""
+    from perception.config import override
+    from perception.data.synthetic import write_dataset
+    from perception.eval.detection import evaluate_detector
+    from perception.models import DetectorConfig, TorchDetector, load_detector, train_detector
+
+    minutes = float(os.environ.get("PERCEPT_BENCH_MINUTES", 10)) if minutes is None else minutes
+    overrides = json.loads(os.environ.get("PERCEPT_BENCH_OVERRIDES", "{}")) if overrides is None else overrides
+    with tempfile.TemporaryDirectory(prefix="bench-detector-") as tmp:
+        work = Path(work or os.environ.get("PERCEPT_BENCH_DIR") or tmp)
+        data = work / "data"
+        if not (data / "dataset.yaml").exists():
+            write_dataset(data, sequences=SEQUENCES, frames=FRAMES, seed=SEED)
+        budget = {"max_train_minutes": minutes} if minutes > 0 else {}
+        config = override(DetectorConfig(), {"epochs": 1000, "threads": 2, **overrides, **budget})
+        start, cpu_start = time.perf_counter(), time.process_time()
+        result = train_detector(data_root=data, out_dir=work / "train", config=config)
+        train_s, cpu_s = time.perf_counter() - start, time.process_time() - cpu_start
+        model, config = load_detector(result.model_path)
+        report = evaluate_detector(TorchDetector(model, config, device="cpu"), data, split="test")
+    common = {"arch": config.arch, "train_s": round(train_s, 1), "cpu_s": round(cpu_s, 1), "epochs": len(result.epochs),
+              "train_images": int(sum(e["images"] for e in result.epochs))}
+    rows = [{"class": "all", "map50": report["map50"], "map": report["map"], **common}]
+    for name, ap in report["ap50_per_class"].items():
+        rows.append({"class": name, "map50": ap, "map": None, **common})
+    return rows
+
+
+def main() -> None:
+    rows = run()
+    table = Table(title=f"detector from scratch, synthetic {SEQUENCES}x{FRAMES} frames, test split")
+    for col in ("class", "mAP@0.5", "mAP@[.5:.95]", "arch", "train s", "cpu s", "epochs", "train images"):
+        table.add_column(col)
+    for r in rows:
+        fmt = lambda v: "-" if v is None else f"{v:.3f}"  # noqa: E731
+        table.add_row(r["class"], fmt(r["map50"]), fmt(r["map"]), r["arch"], str(r["train_s"]),
+                      str(r["cpu_s"]), str(r["epochs"]), str(r["train_images"]))
+    Console().print(table)
+
+
+if __name__ == "__main__":
+    main()
