@@ -94,8 +94,10 @@ def run() -> list[dict[str, Any]]:
     overhead = 100.0 * (flow_s - direct_s) / direct_s
     devices = sorted({r.get("device", "?") for r in summary["candidates"]})
     return [
-        {"what": "setup (Ray, Prefect, MLflow db, ingest)", "seconds": setup_s, "devices": "", "note": f"{version.md5[:12]}"},
-        {"what": "direct: 2 trainings in-process", "seconds": direct_s, "devices": ",".join(sorted({d["device"] for d in direct})),
+        {"what": "setup (Ray, Prefect, MLflow db, ingest)", "seconds": setup_s, "devices": "",
+         "note": f"{version.md5[:12]}"},
+        {"what": "direct: 2 trainings in-process", "seconds": direct_s,
+         "devices": ",".join(sorted({d["device"] for d in direct})),
          "note": f"hota {[round(d['metrics']['hota'], 1) for d in direct]}"},
         {"what": "flow: retrain with 2 candidates", "seconds": flow_s, "devices": ",".join(devices),
          "note": f"statuses {[r['status'] for r in summary['candidates']]}"},
@@ -120,8 +122,8 @@ def _tracker() -> str:
 def main() -> None:
     sequences, frames, epochs = _sizes()
     rows = run()
-    table = Table(title=f"retrain overhead: {sequences} synthetic sequences x {frames} frames, {epochs} epochs, "
-                        f"{os.cpu_count()} CPUs")
+    table = Table(title=f"retrain overhead: {sequences} synthetic sequences x {frames} frames, "
+                        f"{epochs} epochs, {os.cpu_count()} CPUs")
     for col in ("what", "seconds", "devices", "note"):
         table.add_column(col, justify="right" if col == "seconds" else "left")
     for r in rows:

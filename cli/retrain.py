@@ -64,9 +64,13 @@ def _print_summary(summary: dict[str, Any]) -> None:
 
 def retrain(
     dataset: str = typer.Option("latest", "--dataset", help="Dataset name, or 'latest' (newest ingested)."),
-    candidates: Optional[int] = typer.Option(None, "--candidates", min=1, help="Train the first N sweep candidates."),
+    candidates: Optional[int] = typer.Option(
+        None, "--candidates", min=1, help="Train the first N sweep candidates."
+    ),
     epochs: Optional[int] = typer.Option(None, "--epochs", min=1, help="Epochs for every candidate."),
-    params: Path = typer.Option(Path("params.yaml"), "--params", help="Parameters file (missing = defaults)."),
+    params: Path = typer.Option(
+        Path("params.yaml"), "--params", help="Parameters file (missing = defaults)."
+    ),
     sets: list[str] = typer.Option([], "--set", help="Override a parameter: section.key=value (repeatable)."),
     promote: bool = typer.Option(True, "--promote/--no-promote", help="Run the gate on the best candidate."),
     as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON on the last line."),
@@ -74,7 +78,9 @@ def retrain(
     """Train candidates in parallel on Ray, evaluate, register them in MLflow, gate the best."""
     _quiet_prefect()
     from flows.retrain import retrain as retrain_flow
+    from flows.runtime import current_runtime
 
+    console.print(f"[dim]{current_runtime().describe()}[/]")
     try:
         overrides = parse_sets(sets)
         summary = retrain_flow(
@@ -89,7 +95,9 @@ def retrain(
 
 
 def schedule(
-    cron: Optional[str] = typer.Option(None, "--cron", help="When to retrain, e.g. '0 3 * * *' (03:00 daily)."),
+    cron: Optional[str] = typer.Option(
+        None, "--cron", help="When to retrain, e.g. '0 3 * * *' (03:00 daily)."
+    ),
     list_: bool = typer.Option(False, "--list", help="Show retrain deployments and their schedules."),
     stop: bool = typer.Option(False, "--stop", help="Pause the schedules and stop percept's Prefect server."),
     dataset: str = typer.Option("latest", "--dataset", help="Dataset the scheduled runs train on."),
@@ -140,7 +148,9 @@ def schedule(
                       "`percept schedule --stop` stops it")
     else:
         console.print(f"using the Prefect server at {url}")
-    console.print(f"serving retrain/{sched.DEPLOYMENT_NAME} on '{cron}' with {parameters}; Ctrl-C to stop serving")
+    console.print(
+        f"serving retrain/{sched.DEPLOYMENT_NAME} on '{cron}' with {parameters}; Ctrl-C to stop serving"
+    )
     sched.serve_retrain(cron=cron or "", parameters=parameters)
 
 

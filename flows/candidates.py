@@ -19,7 +19,7 @@ import shutil
 import socket
 import time
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import Any, Mapping
 
 import numpy as np
 import ray
@@ -102,7 +102,9 @@ def train_and_evaluate(
             logger.epoch(epoch, values)
 
     started = time.perf_counter()
-    result = train_detector(data_root=Path(data_root), out_dir=work / "train", config=config, on_epoch=on_epoch)
+    result = train_detector(
+        data_root=Path(data_root), out_dir=work / "train", config=config, on_epoch=on_epoch
+    )
     train_s = time.perf_counter() - started
     bundle, metrics = _evaluate_and_bundle(
         result=result, config=config, data_root=Path(data_root), work=work, tracker=tracker, split=split
@@ -220,7 +222,8 @@ def _evaluate_tracking(
         write_mot(seq_stage / "det" / "det.txt", _detection_records(per_frame, MotRecords))
         name = tracker.get("name")
         fields = {k: v for k, v in tracker.items() if k != "name"}
-        records, _ = track_sequence(seq_stage, make_tracker(name, **fields) if name else make_tracker(**fields))
+        instance = make_tracker(name, **fields) if name else make_tracker(**fields)
+        records, _ = track_sequence(seq_stage, instance)
         write_mot(results / f"{seq}.txt", records)
     scores = evaluate_tracking(data_root, results, sequences=list(detections))
     return dict(scores["COMBINED"])
@@ -230,8 +233,8 @@ def _detection_records(per_frame: list[Any], records_cls: Any) -> Any:
     """MOT det rows (class_id + 1 in column 7, as our gt) from per-frame ``Detections``."""
     rows = [(f, d) for f, d in enumerate(per_frame, 1) if len(d)]
     if not rows:
-        empty = np.zeros(0)
-        return records_cls(empty.astype(np.int64), empty.astype(np.int64), np.zeros((0, 4)), empty, np.zeros((0, 3)))
+        none = np.zeros(0, np.int64)
+        return records_cls(none, none, np.zeros((0, 4)), np.zeros(0), np.zeros((0, 3)))
     frame = np.concatenate([np.full(len(d), f, np.int64) for f, d in rows])
     xyxy = np.concatenate([d.xyxy for _, d in rows]).astype(np.float64)
     cls_ = np.concatenate([d.class_id for _, d in rows]).astype(np.float64)

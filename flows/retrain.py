@@ -105,7 +105,8 @@ def plan_candidates(
 ) -> list[Candidate]:
     """The first ``limit`` sweep entries (all when None), each merged over ``base`` overrides."""
     if limit is not None and not 1 <= limit <= len(sweep.candidates):
-        raise ValueError(f"--candidates must be between 1 and {len(sweep.candidates)} (the sweep size), got {limit}")
+        size = len(sweep.candidates)
+        raise ValueError(f"--candidates must be between 1 and {size} (the sweep size), got {limit}")
     entries = sweep.candidates[: limit or len(sweep.candidates)]
     return [
         Candidate(
@@ -132,7 +133,9 @@ def params_hash(value: Any) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
-def candidate_key(*, data_md5: str, overrides: Mapping[str, Any], tracker: Mapping[str, Any], split: str) -> str:
+def candidate_key(
+    *, data_md5: str, overrides: Mapping[str, Any], tracker: Mapping[str, Any], split: str
+) -> str:
     """Cache key and working-folder name: dataset md5 + hash of everything the result depends on."""
     digest = params_hash({"detector": resolved_params(overrides), "tracker": dict(tracker), "split": split})
     return f"{data_md5.removesuffix('.dir')[:12]}-{digest}"

@@ -42,8 +42,19 @@ class Runtime:
 
     @property
     def mode(self) -> str:
-        cluster = self.prefect_api_url or self.ray_address or os.environ.get("MLFLOW_TRACKING_URI")
+        local_mlflow = self.mlflow_uri == f"sqlite:///{self.percept_home / 'mlflow.db'}"
+        cluster = bool(self.prefect_api_url or self.ray_address) or not local_mlflow
         return "cluster" if cluster else "embedded"
+
+    def describe(self) -> str:
+        """One line for the CLI: which servers this run will use."""
+        from registry.store import redact
+
+        return (
+            f"{self.mode}: MLflow {redact(self.mlflow_uri)}; "
+            f"Prefect {redact(self.prefect_api_url) if self.prefect_api_url else 'temporary local server'}; "
+            f"Ray {self.ray_address or 'local'}; PERCEPT_HOME {self.percept_home}"
+        )
 
 
 def current_runtime() -> Runtime:

@@ -52,7 +52,9 @@ def check_cron(cron: str) -> str:
     try:
         CronSchedule(cron=cron)
     except ValueError:
-        raise ValueError(f"invalid cron expression {cron!r}; expected five fields, e.g. '0 3 * * *'") from None
+        raise ValueError(
+            f"invalid cron expression {cron!r}; expected five fields, e.g. '0 3 * * *'"
+        ) from None
     return cron
 
 
@@ -150,7 +152,9 @@ def ensure_server(*, port: int | None = None, timeout_s: float = 120.0) -> tuple
         time.sleep(0.5)
     stop_server()
     tail = "\n".join(log.read_text(encoding="utf-8", errors="replace").splitlines()[-15:])
-    raise RuntimeError(f"prefect server did not come up on {url} within {timeout_s:.0f} s; log {log}:\n{tail}")
+    raise RuntimeError(
+        f"prefect server did not come up on {url} within {timeout_s:.0f} s; log {log}:\n{tail}"
+    )
 
 
 def stop_server(timeout_s: float = 15.0) -> bool:
@@ -212,7 +216,9 @@ def register_deployment(*, cron: str | None, parameters: Mapping[str, Any] | Non
         check_cron(cron)
     url = api_url()
     if url is None:
-        raise RuntimeError("no Prefect server to hold the deployment: set PREFECT_API_URL or run `percept schedule`")
+        raise RuntimeError(
+            "no Prefect server to hold the deployment: set PREFECT_API_URL or run `percept schedule`"
+        )
     with using_api(url):
         deployment = retrain.to_deployment(name=DEPLOYMENT_NAME, cron=cron, parameters=dict(parameters or {}))
         return str(deployment.apply())
@@ -258,7 +264,9 @@ def pause_schedules() -> int:
     return len(items)
 
 
-def trigger_retrain_on_new_version(version: Any, *, extra_parameters: Mapping[str, Any] | None = None) -> str | None:
+def trigger_retrain_on_new_version(
+    version: Any, *, extra_parameters: Mapping[str, Any] | None = None
+) -> str | None:
     """Start a run of ``retrain/percept-retrain`` for ``version`` (a ``DatasetVersion``); its id.
 
     Returns None (and starts nothing) when no server is reachable or the deployment does not

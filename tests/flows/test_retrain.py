@@ -22,7 +22,7 @@ from flows.retrain import (
     plan_candidates,
     resolve_settings,
 )
-from flows.runtime import git_lineage, short_enough, worker_env
+from flows.runtime import current_runtime, git_lineage, short_enough, worker_env
 from perception.data.mot import MotRecords
 from perception.types import Detections
 
@@ -258,3 +258,24 @@ def test_worker_env_carries_home_and_tracking_uri(monkeypatch, tmp_path, uri):
 )
 def test_ray_tmp_dir_stays_short_enough_for_sockets(preferred, expected):
     assert short_enough(Path(preferred), Path("/fallback")) == Path(expected)
+
+
+@pytest.mark.parametrize(
+    "env, mode, shown",
+    [
+        ({}, "embedded", ["sqlite:///", "temporary local server", "Ray local"]),
+        ({"RAY_ADDRESS": "ray://head:10001"}, "cluster", ["Ray ray://head:10001"]),
+        ({"PREFECT_API_URL": "http://prefect:4200/api"}, "cluster", ["Prefect http://prefect:4200/api"]),
+        ({"MLFLOW_TRACKING_URI": "http://u:secret@mlflow:5000"}, "cluster", ["MLflow http://***@mlflow:5000"]),
+    ],
+)
+def test_runtime_mode_follows_environment_only(monkeypatch, tmp_path, env, mode, shown):
+    monkeypatch.setenv("PERCEPT_HOME", str(tmp_path))
+    for var in ("RAY_ADDRESS", "PREFECT_API_URL", "MLFLOW_TRACKING_URI"):
+        monkeypatch.delenv(var, raising=False)
+    for var, value in env.items():
+        monkeypatch.setenv(var, value)
+    runtime = current_runtime()
+    assert runtime.mode == mode
+    text = runtime.describe()
+    assert all(s in text for s in shown) and "secret" not in text
