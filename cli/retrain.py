@@ -57,7 +57,8 @@ def _print_summary(summary: dict[str, Any]) -> None:
         console.print(f"challenger v{summary['challenger']} registered; gate not run (--no-promote)")
         return
     verdict = "[green]promoted[/]" if decision["promote"] else "[yellow]not promoted[/]"
-    console.print(f"gate: challenger v{summary['challenger']} {verdict}; champion is v{decision['champion']}")
+    champion = f"v{decision['champion']}" if decision["champion"] is not None else "not set yet"
+    console.print(f"gate: challenger v{summary['challenger']} {verdict}; champion is {champion}")
     for reason in decision["reasons"]:
         console.print(f"  - {reason}")
 

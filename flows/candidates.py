@@ -74,7 +74,7 @@ def train_and_evaluate(
 
     overrides: ``DetectorConfig`` keys (an unknown key or bad value raises ``ValueError`` here,
         inside the worker, so the candidate is recorded as failed and the others carry on).
-        ``classes`` defaults to the dataset's.
+        ``classes`` always comes from the dataset's ``dataset.yaml``.
     tracker: ``{"name": ..., <config fields>}`` used for the HOTA/MOTA/IDF1 evaluation and
         stored in the bundle.
     run_id: MLflow run (created by the flow) that receives params, per-epoch metrics and final
@@ -89,9 +89,9 @@ def train_and_evaluate(
 
     work = Path(work_dir)
     record_attempt(work)
-    # A model learns the classes of the data it is trained on unless the sweep says otherwise.
+    # A model predicts the classes of the data it is trained on, whatever params.yaml lists.
     classes = list(read_dataset_yaml(Path(data_root)).classes)
-    config = override(DetectorConfig(), {"classes": classes, **dict(overrides)})
+    config = override(DetectorConfig(), {**dict(overrides), "classes": classes})
     logger = _MlflowLogger(run_id) if run_id else None
     if logger:
         logger.params(as_dict(config))

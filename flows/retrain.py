@@ -345,7 +345,7 @@ def retrain(
     candidate's epochs. overrides: ``{section: {key: value}}`` over params.yaml sections
     (detector, train, sweep, gate, registry, tracker). promote=False stops after registration.
     """
-    from flows.runtime import git_lineage
+    from flows.runtime import ensure_ray, git_lineage
     from registry.store import ensure_experiment
 
     logger = get_run_logger()
@@ -362,6 +362,7 @@ def retrain(
         "prefect_flow_run_id": str(flow_run.get_id() or "unknown"),
     }
     experiment_id = ensure_experiment(settings["registry"].experiment)
+    ensure_ray()  # here, in the flow's thread: Ray installs its signal handlers only from the main thread
     storage = percept_home() / RESULTS_DIR
     futures = []
     for cand in plan:
