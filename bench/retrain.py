@@ -42,8 +42,24 @@ def _sizes() -> tuple[int, int, int]:
 
 
 def run() -> list[dict[str, Any]]:
-    sequences, frames, epochs = _sizes()
+    """Measure in a temporary PERCEPT_HOME; the environment and Ray are restored afterwards."""
+    import shutil
+
+    import ray
+
+    saved = dict(os.environ)
     root = Path(tempfile.mkdtemp(prefix="percept-bench-retrain-"))
+    try:
+        return _measure(root)
+    finally:
+        ray.shutdown()
+        os.environ.clear()
+        os.environ.update(saved)
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def _measure(root: Path) -> list[dict[str, Any]]:
+    sequences, frames, epochs = _sizes()
     os.environ.update(
         {
             "PERCEPT_HOME": str(root / "home"),
@@ -129,9 +145,6 @@ def main() -> None:
     for r in rows:
         table.add_row(r["what"], f"{r['seconds']:.1f}", r["devices"], r["note"])
     Console().print(table)
-    import ray
-
-    ray.shutdown()
 
 
 if __name__ == "__main__":
