@@ -74,7 +74,7 @@ def worker_env() -> dict[str, str]:
     from registry.store import tracking_uri
 
     env = {"PERCEPT_HOME": str(percept_home()), "MLFLOW_TRACKING_URI": tracking_uri()}
-    for var in ("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "MLFLOW_HTTP_REQUEST_TIMEOUT", "PERCEPT_FAULT"):
+    for var in ("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "MLFLOW_HTTP_REQUEST_TIMEOUT"):
         if os.environ.get(var):
             env[var] = os.environ[var]
     return env
