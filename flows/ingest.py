@@ -170,4 +170,26 @@ def ingest(
         version, changed = publish_task(workspace, name, staged)
     state = "new" if changed else "unchanged"
     get_run_logger().info("%s %s at %s (%s)", name, version.md5, version.git_rev[:10], state)
+    if changed:
+        trigger_retrain_task(version)
     return version
+
+
+@task(name="trigger-retrain", cache_policy=NO_CACHE)
+def trigger_retrain_task(version: DatasetVersion) -> str | None:
+    """New data starts a run of the served ``retrain`` deployment (``percept schedule``), if any.
+
+    A deployment run, not an automation: it needs no event trigger set up on the server, and its
+    idempotency key (name + md5) means the same content never retrains twice. Without a reachable
+    server or deployment this does nothing; a failure here never fails the ingest.
+    """
+    from flows.schedule import trigger_retrain_on_new_version
+
+    try:
+        run_id = trigger_retrain_on_new_version(version)
+    except Exception as exc:  # the version is already published; retraining can be started by hand
+        get_run_logger().warning("could not trigger retrain for %s: %s", version.name, exc)
+        return None
+    if run_id:
+        get_run_logger().info("triggered retrain run %s for %s %s", run_id, version.name, version.md5)
+    return run_id
