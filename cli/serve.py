@@ -54,6 +54,15 @@ def stream(
     out: Path = typer.Option(None, "--out", help="Write the annotated video here (.mp4)."),
     show: int = typer.Option(2, "--show", min=0, help="Print the first N messages' JSON."),
     max_frames: int = typer.Option(None, "--max-frames", min=1),
+    calibration: Path = typer.Option(
+        None, "--calibration",
+        help="Camera for range/TTC: a dataset.yaml (its camera: block) or a YAML/JSON camera file.",
+    ),
+    realtime: bool = typer.Option(
+        True, "--realtime/--no-realtime",
+        help="Act like a live camera: frames keep their own timing and are skipped when the service "
+        "falls behind. --no-realtime sends every frame as fast as possible, stamped when sent.",
+    ),
 ) -> None:
     """Send a video through the service; write the annotated video (boxes, IDs, range/TTC)."""
     from rich.progress import Progress
@@ -61,14 +70,18 @@ def stream(
     from perception.data.sources import open_source
     from services.perception.client import StreamClient, annotate
 
+    camera = _load_camera(calibration) if calibration is not None else None
     try:
         src = open_source(source, stream_id=stream_id)
     except ValueError as exc:
         fail(str(exc))
     writer = None
-    sent = failed = 0
+    sent = failed = skipped = 0
     started = time.perf_counter()
+    clock = _CameraClock(period_s=1.0 / (src.fps or 10.0)) if realtime else None
     try:
+        if camera is not None:
+            _put_calibration(server, stream_id, camera)
         with (
             src,
             StreamClient(server, stream_id, websocket=ws) as client,
@@ -78,7 +91,11 @@ def stream(
             for frame in src:
                 if max_frames is not None and sent >= max_frames:
                     break
-                reply = client.send(frame.image, capture_ts=time.time())
+                capture_ts = clock.capture_time(frame.timestamp) if clock else time.time()
+                if capture_ts is None:
+                    skipped += 1
+                    continue
+                reply = client.send(frame.image, capture_ts=capture_ts)
                 sent += 1
                 if "error" in reply:
                     failed += 1
@@ -95,7 +112,54 @@ def stream(
         if writer is not None:
             writer.release()
     fps = sent / max(time.perf_counter() - started, 1e-9)
-    console.print(f"sent {sent} frames ({fps:.1f} fps), {failed} failed" + (f"; wrote {out}" if out else ""))
+    note = f", {skipped} skipped (service slower than the source's frame rate)" if skipped else ""
+    console.print(f"sent {sent} frames ({fps:.1f} fps), {failed} failed{note}" + (f"; wrote {out}" if out else ""))
+
+
+class _CameraClock:
+    """Maps a recorded source's frame times onto the wall clock, as a live camera would deliver them.
+
+    A frame is sent no earlier than its capture time; one whose capture time is more than one
+    frame period in the past (the service is slower than the source) is skipped, like a camera
+    that only hands out its newest image. Velocities and time-to-collision then come out in real
+    seconds whatever the service's speed.
+    """
+
+    def __init__(self, *, period_s: float) -> None:
+        self.period_s = period_s
+        self.origin: tuple[float, float] | None = None  # (wall time, source time) of the first frame
+
+    def capture_time(self, source_ts: float) -> float | None:
+        now = time.time()
+        if self.origin is None:
+            self.origin = (now, source_ts)
+        capture = self.origin[0] + (source_ts - self.origin[1])
+        if capture > now:
+            time.sleep(capture - now)
+        elif now - capture > self.period_s:
+            return None
+        return capture
+
+
+def _load_camera(path: Path) -> dict:
+    import yaml
+
+    from perception.geometry import CameraModel
+
+    try:
+        data = yaml.safe_load(path.read_text())  # JSON is YAML too
+        block = data.get("camera", data) if isinstance(data, dict) else data
+        return CameraModel.from_dict(block).to_dict()
+    except (OSError, yaml.YAMLError, ValueError, TypeError, AttributeError) as exc:
+        fail(f"--calibration {path}: no usable camera ({exc})")
+
+
+def _put_calibration(server: str, stream_id: str, camera: dict) -> None:
+    import httpx
+
+    resp = httpx.put(f"{server.rstrip('/')}/v1/streams/{stream_id}/calibration", json=camera, timeout=10)
+    if resp.status_code != 200:
+        fail(f"the service refused the calibration ({resp.status_code}): {resp.text}")
 
 
 def _writer(path: Path, shape: tuple[int, ...], fps: float):

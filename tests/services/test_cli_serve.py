@@ -34,7 +34,7 @@ def test_percept_stream_writes_annotated_video(base, test_data, tmp_path, ws):
     clip = next(test_data.glob("vtest_clip.*"))
     out = tmp_path / "annotated.mp4"
     args = ["stream", str(clip), "--server", base, "--stream-id", f"cli{int(ws)}", "--out", str(out),
-            "--max-frames", "6", "--show", "1"] + (["--ws"] if ws else [])
+            "--max-frames", "6", "--show", "1", "--no-realtime"] + (["--ws"] if ws else [])
     result = CliRunner().invoke(cli_app, args)
     assert result.exit_code == 0, result.output
     assert "sent 6 frames" in result.output and "0 failed" in result.output
@@ -42,6 +42,30 @@ def test_percept_stream_writes_annotated_video(base, test_data, tmp_path, ws):
     cap = cv2.VideoCapture(str(out))
     assert int(cap.get(cv2.CAP_PROP_FRAME_COUNT)) == 6
     cap.release()
+
+
+def test_percept_stream_realtime_keeps_source_timing_and_sets_calibration(base, test_data, tmp_path):
+    dataset_yaml = tmp_path / "dataset.yaml"
+    camera = {"fx": 500.0, "fy": 500.0, "cx": 384.0, "cy": 288.0, "height_m": 1.5, "pitch_rad": 0.0,
+              "width": 768, "height": 576}
+    dataset_yaml.write_text(json.dumps({"name": "x", "camera": camera}))
+    clip = next(test_data.glob("vtest_clip.*"))
+    args = ["stream", str(clip), "--server", base, "--stream-id", "rt", "--max-frames", "5", "--show", "0",
+            "--calibration", str(dataset_yaml)]
+    result = CliRunner().invoke(cli_app, args)
+    assert result.exit_code == 0, result.output
+    assert "0 failed" in result.output
+    assert httpx.get(f"{base}/v1/streams/rt/calibration").json() == camera
+    sent = int(result.output.split("sent ")[1].split(" frames")[0])
+    assert 1 <= sent <= 5
+
+
+def test_percept_stream_bad_calibration_is_one_sentence(base, test_data, tmp_path):
+    bad = tmp_path / "camera.yaml"
+    bad.write_text("fx: -1\n")
+    clip = next(test_data.glob("vtest_clip.*"))
+    result = CliRunner().invoke(cli_app, ["stream", str(clip), "--server", base, "--calibration", str(bad)])
+    assert result.exit_code == 1 and "--calibration" in result.output and "Traceback" not in result.output
 
 
 def test_percept_stream_bad_source_is_one_sentence(base, tmp_path):
