@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from typing import Sequence
 
 import numpy as np
@@ -24,7 +25,7 @@ class TorchDetector:
     def __init__(self, model: torch.nn.Module, config: DetectorConfig, device: str | None = None) -> None:
         self.device = device or ("cuda" if torch.cuda.is_available() else "cpu")
         self.config = config
-        self.model = model.to(self.device).eval()
+        self.model = copy.deepcopy(model).to(self.device).eval()  # the caller's model stays as it was
         self.mean, self.std = normalisation(model)
         self.dense = DenseDetector(self.model, config.input_size) if config.arch in DENSE_ARCHS else None
 

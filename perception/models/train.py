@@ -22,6 +22,7 @@ import torch
 from torch.utils.data import DataLoader
 
 from perception.config import as_dict, override
+from perception.data.dataset import read_dataset_yaml
 from perception.models.build import build_detector
 from perception.models.config import DetectorConfig
 from perception.models.data import Augment, DetectionDataset, collate
@@ -110,6 +111,9 @@ def train_detector(
     out_dir = Path(out_dir)
     (out_dir / "checkpoints").mkdir(parents=True, exist_ok=True)
     device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+    classes = read_dataset_yaml(Path(data_root)).classes
+    if tuple(classes) != config.classes:
+        raise ValueError(f"{data_root} has classes {list(classes)} but the config has {list(config.classes)}")
     if config.threads:
         torch.set_num_threads(config.threads)
     dataset = DetectionDataset(

@@ -52,6 +52,11 @@ def test_resume_after_a_kill_repeats_the_uninterrupted_run(tiny_dataset: Path, t
     assert all(torch.allclose(a[k].float(), b[k].float(), atol=1e-4) for k in a)
 
 
+def test_training_refuses_a_dataset_with_other_classes(tiny_dataset: Path, tiny_config, tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="has classes"):
+        train_detector(data_root=tiny_dataset, out_dir=tmp_path, config=override(tiny_config, {"classes": ["car"]}))
+
+
 def test_time_budget_stops_early(tiny_dataset: Path, tiny_config, tmp_path: Path) -> None:
     cfg = override(tiny_config, {"epochs": 50, "max_train_minutes": 0.001})
     result = train_detector(data_root=tiny_dataset, out_dir=tmp_path, config=cfg, device="cpu")
@@ -105,3 +110,23 @@ def test_every_arch_builds_offline_trains_a_step_and_detects(arch: str, tiny_con
         [np.zeros((100, 150, 3), np.uint8)]
     )
     assert len(dets) == 1 and isinstance(dets[0], Detections)
+
+
+def test_numpy_postprocess_matches_torchvisions_own(tiny_trained, tiny_dataset: Path) -> None:
+    import cv2
+
+    from perception.models.preprocess import to_batch
+
+    model, config = load_detector(tiny_trained[0].model_path)
+    image = cv2.imread(str(tiny_dataset / "c" / "img1" / "000004.jpg"))
+    ours = TorchDetector(model, config, device="cpu").detect([image])[0]
+    batch, scales = to_batch([image], size=config.input_size, mean=(0, 0, 0), std=(1, 1, 1))
+    with torch.no_grad():
+        theirs = model([torch.from_numpy(batch[0])])[0]  # torchvision's postprocess, same thresholds
+    assert len(ours) == len(theirs["boxes"]) >= 1
+    order = np.argsort(-ours.score)
+    np.testing.assert_allclose(ours.score[order], theirs["scores"].numpy(), atol=1e-5)
+    # torchvision clips to the letterbox canvas; we clip to the real image (padding holds nothing).
+    expected = np.clip(theirs["boxes"].numpy() / scales[0], 0, [W, H, W, H])
+    np.testing.assert_allclose(ours.xyxy[order], expected, atol=1e-3)
+    assert (ours.class_id[order] == theirs["labels"].numpy() - 1).all()
