@@ -17,6 +17,7 @@ app = typer.Typer(
 # Each module defines ``register(app)``. Keep the list sorted; add a line when a module lands.
 COMMAND_MODULES = [
     "cli.data",
+    "cli.demo",
     "cli.ingest",
     "cli.models",
     "cli.retrain",
