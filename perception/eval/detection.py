@@ -17,7 +17,7 @@ from pycocotools.coco import COCO
 from pycocotools.cocoeval import COCOeval
 
 from perception.data.dataset import read_dataset_yaml
-from perception.models.frames import frame_items
+from perception.models.frames import labelled_frames
 from perception.types import Detections
 
 
@@ -26,13 +26,20 @@ def _xywh(xyxy: np.ndarray) -> np.ndarray:
 
 
 def coco_map(
-    gt: Mapping[Hashable, Detections], pred: Mapping[Hashable, Detections], classes: Sequence[str]
+    gt: Mapping[Hashable, Detections],
+    pred: Mapping[Hashable, Detections],
+    classes: Sequence[str],
+    *,
+    ignore: Mapping[Hashable, np.ndarray] | None = None,
 ) -> dict[str, Any]:
     """COCO box AP of ``pred`` against ``gt`` (scores of ``gt`` are ignored).
 
+    ``ignore[key]`` (N,) bool marks ground-truth boxes as ignore regions (COCO ``iscrowd``): a
+    prediction on one is neither a true nor a false positive, and missing one costs nothing.
+
     Returns ``map50`` (AP@IoU 0.5), ``map`` (AP@[.5:.95]), ``ap50_per_class`` ({name: AP@0.5, or
-    None for a class without ground truth}), and the counts ``images``, ``gt_boxes``, ``pred_boxes``.
-    An image key only in ``pred`` counts as an image without objects.
+    None for a class without ground truth}), and the counts ``images``, ``gt_boxes`` (not ignored),
+    ``pred_boxes``. An image key only in ``pred`` counts as an image without objects.
     """
     if not classes:
         raise ValueError("classes must be non-empty")
@@ -41,13 +48,17 @@ def coco_map(
     annotations = []
     for key, det in gt.items():
         _check_classes(det, classes, f"gt[{key!r}]")
-        for box, cls in zip(_xywh(det.xyxy), det.class_id):
+        crowd = np.zeros(len(det), bool) if ignore is None or key not in ignore else np.asarray(ignore[key], bool)
+        if crowd.shape != (len(det),):
+            raise ValueError(f"ignore[{key!r}] has shape {crowd.shape}, gt has {len(det)} boxes")
+        for box, cls, is_crowd in zip(_xywh(det.xyxy), det.class_id, crowd):
             annotations.append({
                 "id": len(annotations) + 1, "image_id": ids[key], "category_id": int(cls) + 1,
-                "bbox": box.tolist(), "area": float(box[2] * box[3]), "iscrowd": 0,
+                "bbox": box.tolist(), "area": float(box[2] * box[3]), "iscrowd": int(is_crowd),
             })
-    if not annotations:
-        raise ValueError("gt holds no boxes: AP is undefined")
+    counted = sum(1 for a in annotations if not a["iscrowd"])
+    if not counted:
+        raise ValueError("gt holds no boxes (that are not ignored): AP is undefined")
     results = []
     for key, det in pred.items():
         _check_classes(det, classes, f"pred[{key!r}]")
@@ -57,9 +68,9 @@ def coco_map(
     n_pred = len(results)
     per_class: dict[str, float | None] = {}
     if not results:
-        with_gt = {a["category_id"] for a in annotations}
+        with_gt = {a["category_id"] for a in annotations if not a["iscrowd"]}
         per_class = {name: (0.0 if i + 1 in with_gt else None) for i, name in enumerate(classes)}
-        return _report(0.0, 0.0, per_class, len(keys), len(annotations), 0)
+        return _report(0.0, 0.0, per_class, len(keys), counted, 0)
     with contextlib.redirect_stdout(io.StringIO()):  # pycocotools prints progress
         coco_gt = COCO()
         coco_gt.dataset = {
@@ -79,7 +90,7 @@ def coco_map(
         p = precision[0, :, k, 0, -1]
         per_class[name] = float(p[p > -1].mean()) if (p > -1).any() else None
     return _report(max(0.0, float(ev.stats[1])), max(0.0, float(ev.stats[0])), per_class, len(keys),
-                   len(annotations), n_pred)
+                   counted, n_pred)
 
 
 def _max_per_image(pred: Mapping[Hashable, Detections]) -> int:
@@ -96,24 +107,35 @@ def _report(map50: float, map_: float, per_class: dict, images: int, gt_boxes: i
             "gt_boxes": gt_boxes, "pred_boxes": pred_boxes}
 
 
-def evaluate_detector(detector: Any, data_root: Path, split: str = "test", batch_size: int = 8) -> dict[str, Any]:
-    """``coco_map`` of ``detector.detect`` over every frame of ``split`` (keys ``(image path)``)."""
+def evaluate_detector(
+    detector: Any, data_root: Path, split: str = "test", batch_size: int = 8, *, min_visibility: float = 0.3
+) -> dict[str, Any]:
+    """``coco_map`` of ``detector.detect`` over every frame of ``split`` (keys ``(image path)``).
+
+    Objects less than ``min_visibility`` visible (gt.txt column 9) are ignore regions, as KITTI's
+    difficulty levels and COCO's crowd boxes do: a detector is neither asked to find a car that is
+    95% hidden nor punished for finding it. 0 counts every object; the report says which was used.
+    """
+    if not 0.0 <= min_visibility <= 1.0:
+        raise ValueError(f"min_visibility must be in [0, 1], got {min_visibility}")
     spec = read_dataset_yaml(Path(data_root))
-    items = frame_items(Path(data_root), split)
+    items = labelled_frames(Path(data_root), split)
     if not items:
         raise ValueError(f"{data_root}: split {split!r} has no frames")
-    gt, pred = {}, {}
+    gt, pred, ignore = {}, {}, {}
     for start in range(0, len(items), batch_size):
         chunk = items[start : start + batch_size]
         images = []
-        for path, boxes, cls in chunk:
+        for path, boxes, cls, vis in chunk:
             image = cv2.imread(str(path), cv2.IMREAD_COLOR)
             if image is None:
                 raise ValueError(f"{path}: cannot read image")
             images.append(image)
             gt[str(path)] = Detections(xyxy=boxes, score=np.ones(len(boxes)), class_id=cls)
-        for (path, _, _), det in zip(chunk, detector.detect(images)):
+            ignore[str(path)] = vis < min_visibility
+        for (path, *_), det in zip(chunk, detector.detect(images)):
             pred[str(path)] = det
-    report = coco_map(gt, pred, spec.classes)
+    report = coco_map(gt, pred, spec.classes, ignore=ignore)
     report["split"] = split
+    report["min_visibility"] = min_visibility
     return report

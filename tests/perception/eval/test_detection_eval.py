@@ -151,3 +151,47 @@ def test_detector_latency(kwargs: dict, error: str | None) -> None:
     for batch, row in table.items():
         assert 0 <= row["median_ms"] <= row["p99_ms"] and row["repeats"] == 4
         assert row["per_image_ms"] == pytest.approx(row["median_ms"] / batch)
+
+
+@pytest.mark.parametrize(
+    "pred, car_ap, error",
+    [
+        (GT, 1.0, None),  # finding the ignored pedestrian is no false positive
+        ({"f1": GT["f1"].select([0]), "f2": GT["f2"]}, 1.0, None),  # missing it costs nothing
+        ({"f1": GT["f1"].select([0]), "f2": Detections.empty()}, 0.5, None),
+    ],
+)
+def test_ignored_ground_truth_is_neither_required_nor_penalised(pred, car_ap, error) -> None:
+    ignore = {"f1": np.array([False, True]), "f2": np.array([False])}
+    report = coco_map(GT, pred, CLASSES, ignore=ignore)
+    assert report["ap50_per_class"]["car"] == pytest.approx(car_ap, abs=0.01)
+    assert report["ap50_per_class"]["pedestrian"] is None
+    assert report["gt_boxes"] == 2
+
+
+@pytest.mark.parametrize(
+    "ignore, error",
+    [
+        ({"f1": np.array([True])}, "shape"),
+        ({"f1": np.array([True, True]), "f2": np.array([True])}, "no boxes"),
+    ],
+)
+def test_coco_map_rejects_bad_ignore(ignore, error) -> None:
+    with pytest.raises(ValueError, match=error):
+        coco_map(GT, GT, CLASSES, ignore=ignore)
+
+
+def test_evaluate_detector_ignores_mostly_hidden_objects(tmp_path: Path) -> None:
+    answers = _dataset(tmp_path)
+    gt_path = tmp_path / "s" / "gt" / "gt.txt"
+    rows = gt_path.read_text().splitlines()
+    rows[2] = rows[2].replace(",1,1,1,", ",1,1,0.1,")  # frame 3's object is 10% visible ...
+    gt_path.write_text("\n".join(rows) + "\n")
+    answers[180] = Detections.empty()  # ... and the detector misses it
+    strict = evaluate_detector(_Oracle(answers), tmp_path, min_visibility=0.0)
+    default = evaluate_detector(_Oracle(answers), tmp_path)
+    assert strict["map50"] < 0.9 and strict["gt_boxes"] == 3
+    assert default["map50"] == pytest.approx(1.0) and default["gt_boxes"] == 2
+    assert default["min_visibility"] == 0.3
+    with pytest.raises(ValueError, match="min_visibility"):
+        evaluate_detector(_Oracle(answers), tmp_path, min_visibility=1.5)
