@@ -9,12 +9,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from perception.tracking._checks import check_count, check_fraction, check_positive
+from perception.tracking._checks import check_fraction
+from perception.tracking._config import MotionConfig
 from perception.tracking._engine import AssociationTracker
 
 
 @dataclass(frozen=True)
-class ByteTrackConfig:
+class ByteTrackConfig(MotionConfig):
     """ByteTrack parameters (``params.yaml: tracker``). Scores are detector confidences in [0, 1].
 
     Defaults: one set tuned once on six MOT15 training sequences with their published Faster R-CNN
@@ -36,44 +37,17 @@ class ByteTrackConfig:
     """An unmatched stage-1 detection must score at least this to start a track. Raising it gives
     fewer false tracks and later starts; lowering it starts tracks on weaker evidence."""
 
-    minimum_matching_threshold: float = 0.3
-    """Minimum IoU between a predicted track box and a stage-1 detection to match. Raising it
-    avoids identity swaps between neighbours but loses fast or erratically moving objects."""
-
     low_matching_threshold: float = 0.5
     """Minimum IoU in stage 2. Kept stricter than stage 1 because low-score boxes are less trustworthy."""
 
     lost_track_buffer: int = 30
-    """Frames a confirmed track may go unmatched before it is dropped. Raising it bridges longer
-    occlusions (same ID afterwards) but keeps stale tracks that can steal detections."""
-
-    minimum_consecutive_frames: int = 2
-    """Consecutive matched frames before a track is confirmed and output. Raising it suppresses
-    short false tracks at the cost of reporting every object that many frames later."""
-
-    frame_rate: float = 30.0
-    """Frames per second, used for velocity in px/s and the time step when ``update`` is called
-    without a timestamp. Set it to the stream's rate."""
-
-    position_noise: float = 0.05
-    """Process noise on position and size, as a fraction of the box size per frame. Raising it
-    makes tracks follow detections more closely (jitter included); lowering it smooths more but
-    lags behind manoeuvres."""
-
-    velocity_noise: float = 0.0125
-    """Process noise on velocity, as a fraction of the box size per frame per frame. Raising it
-    adapts faster to speed changes; lowering it trusts constant velocity through occlusions."""
-
-    measurement_noise: float = 0.1
-    """Detection box noise, as a fraction of the box size. Raising it trusts the motion model
-    more than each detection (smoother, slower to react)."""
+    """As in ``MotionConfig``; longer than SORT's because the low-score stage keeps coasting
+    tracks matchable, so bridging them pays off more."""
 
     def __post_init__(self) -> None:
+        super().__post_init__()
         check_fraction(self, "detection_threshold", "low_detection_threshold", "track_activation_threshold")
-        check_fraction(self, "minimum_matching_threshold", "low_matching_threshold", allow_zero=False)
-        check_count(self, "lost_track_buffer", 0)
-        check_count(self, "minimum_consecutive_frames", 1)
-        check_positive(self, "frame_rate", "position_noise", "velocity_noise", "measurement_noise")
+        check_fraction(self, "low_matching_threshold", allow_zero=False)
         if self.low_detection_threshold > self.detection_threshold:
             raise ValueError(
                 f"ByteTrackConfig.low_detection_threshold ({self.low_detection_threshold}) must be <= "
@@ -91,12 +65,6 @@ class ByteTrackTracker(AssociationTracker):
             high_threshold=c.detection_threshold,
             low_threshold=c.low_detection_threshold,
             activation_threshold=max(c.track_activation_threshold, c.detection_threshold),
-            match_iou=c.minimum_matching_threshold,
             low_match_iou=c.low_matching_threshold,
-            lost_track_buffer=c.lost_track_buffer,
-            minimum_consecutive_frames=c.minimum_consecutive_frames,
-            frame_rate=c.frame_rate,
-            position_noise=c.position_noise,
-            velocity_noise=c.velocity_noise,
-            measurement_noise=c.measurement_noise,
+            **c.motion_kwargs(),
         )

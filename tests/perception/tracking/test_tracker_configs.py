@@ -79,15 +79,16 @@ def test_every_field_documents_its_trade_off(config_cls):
     import ast
     import inspect
 
-    source = ast.parse(inspect.getsource(config_cls))
-    body = source.body[0].body
-    documented = {
-        node.target.id
-        for node, after in zip(body, body[1:])
-        if isinstance(node, ast.AnnAssign)
-        and isinstance(after, ast.Expr)
-        and isinstance(after.value, ast.Constant)
-    }
+    documented = set()
+    for cls in config_cls.__mro__[:-1]:  # the config and the shared MotionConfig, not object
+        body = ast.parse(inspect.getsource(cls)).body[0].body
+        documented |= {
+            node.target.id
+            for node, after in zip(body, body[1:])
+            if isinstance(node, ast.AnnAssign)
+            and isinstance(after, ast.Expr)
+            and isinstance(after.value, ast.Constant)
+        }
     fields = set(as_dict(config_cls()))
     assert documented == fields
 
