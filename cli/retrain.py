@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import logging
 import os
+import threading
+import time
 from pathlib import Path
 from typing import Any, Optional
 
@@ -63,6 +65,25 @@ def _print_summary(summary: dict[str, Any]) -> None:
         console.print(f"  - {reason}")
 
 
+def _report_epochs(started: float, stop: threading.Event, every_s: float = 2.0) -> None:
+    """Print a line whenever a candidate's worker finishes an epoch (its ``progress.json``),
+    so minutes of training are not silent. Reads files only; the flow does not know about it."""
+    from flows.candidates import read_progress
+    from flows.retrain import CANDIDATES_DIR
+    from perception.config import percept_home
+
+    seen: dict[str, int] = {}
+    root = percept_home() / CANDIDATES_DIR
+    while not stop.wait(every_s):
+        for work in sorted(root.glob("*")) if root.is_dir() else ():
+            progress = read_progress(work)
+            if progress is None or progress.get("time", 0) < started:
+                continue
+            if seen.get(work.name) != progress["epoch"]:
+                seen[work.name] = progress["epoch"]
+                console.print(f"[dim]  candidate {work.name}: epoch {progress['epoch']} done[/]")
+
+
 def retrain(
     dataset: str = typer.Option("latest", "--dataset", help="Dataset name, or 'latest' (newest ingested)."),
     candidates: Optional[int] = typer.Option(
@@ -82,14 +103,19 @@ def retrain(
     from flows.runtime import current_runtime
 
     console.print(f"[dim]{current_runtime().describe()}[/]")
+    stop = threading.Event()
+    watcher = threading.Thread(target=_report_epochs, args=(time.time(), stop), daemon=True)
     try:
         overrides = parse_sets(sets)
+        watcher.start()
         summary = retrain_flow(
             dataset=dataset, candidates=candidates, epochs=epochs, params_path=str(params),
             overrides=overrides, promote=promote,
         )
     except (ValueError, RuntimeError) as exc:
         fail(str(exc))
+    finally:
+        stop.set()
     _print_summary(summary)
     if as_json:
         print(json.dumps(summary, default=str))
