@@ -103,6 +103,8 @@ def demo(
 
 
 def _serve_and_stream(dataset: Path, out: Path) -> None:
+    import httpx
+
     from perception.data.dataset import read_dataset_yaml
 
     spec = read_dataset_yaml(dataset)
@@ -120,6 +122,10 @@ def _serve_and_stream(dataset: Path, out: Path) -> None:
     try:
         _wait_ready(f"{server}/readyz", serve)
         console.print(f"service ready at {server} (log: {out / 'serve.log'})")
+        # The calibration creates the stream, so the bridge has something to subscribe to.
+        resp = httpx.put(f"{server}/v1/streams/synthetic/calibration", json=dict(spec.camera or {}), timeout=10)
+        if resp.status_code != 200:
+            fail(f"the service refused the synthetic camera ({resp.status_code}): {resp.text}")
         bridge_out = open(out / "bridge.jsonl", "w")
         bridge = subprocess.Popen(
             _percept("bridge", "synthetic", "--server", server), cwd=REPO, stdout=bridge_out, stderr=subprocess.DEVNULL
