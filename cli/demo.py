@@ -31,13 +31,18 @@ def _percept(*args: str) -> list[str]:
 def _step(title: str, *args: str, capture: bool = False) -> str:
     console.rule(f"[bold]{title}")
     console.print(f"[dim]$ percept {' '.join(args)}[/]")
-    proc = subprocess.run(_percept(*args), cwd=REPO, text=True, capture_output=capture)
+    proc = subprocess.run(_percept(*args), cwd=REPO, text=True, capture_output=capture, env=_env())
     if capture:
         sys.stdout.write(proc.stdout)
         sys.stderr.write(proc.stderr)
     if proc.returncode != 0:
         fail(f"`percept {' '.join(args)}` failed (exit {proc.returncode}); see above")
     return proc.stdout if capture else ""
+
+
+def _env() -> dict[str, str]:
+    # Without a terminal rich would wrap tables at 80 columns; the demo's tables are wider.
+    return {**os.environ, "COLUMNS": os.environ.get("COLUMNS", "160")}
 
 
 def _free_port() -> int:
@@ -116,7 +121,7 @@ def _serve_and_stream(dataset: Path, out: Path) -> None:
     log = open(out / "serve.log", "w")
     serve = subprocess.Popen(
         _percept("serve", "--port", str(port), "--allow-root", str(dataset)),
-        cwd=REPO, stdout=log, stderr=subprocess.STDOUT,
+        cwd=REPO, stdout=log, stderr=subprocess.STDOUT, env=_env(),
     )
     bridge = None
     try:
