@@ -25,27 +25,30 @@ class _NotIntegral(ValueError):
 def _frozen_array(
     name: str, value: Any, dtype: np.dtype, shape_tail: tuple[int, ...], allow_nan: bool = False
 ) -> np.ndarray:
+    # On every tracker/detector frame: each check costs one pass, offending values are looked up
+    # only once a check has failed.
+    dtype = np.dtype(dtype)
     try:
         raw = np.asarray(value)
-        if np.dtype(dtype).kind == "i" and raw.dtype.kind == "f":
+        if dtype.kind == "i" and raw.dtype.kind == "f" and raw.size:
             # A cast would silently truncate 1.5 -> 1 and turn NaN into a huge negative number.
-            odd = ~np.isfinite(raw) | (raw != np.round(raw))
-            if odd.any():
+            if not (np.isfinite(raw).all() and (raw == np.round(raw)).all()):
+                odd = ~np.isfinite(raw) | (raw != np.round(raw))
                 raise _NotIntegral(f"{name} must hold integers, got {raw[odd][0]}")
         arr = np.array(raw, dtype=dtype, copy=True)
     except _NotIntegral:
         raise
     except (TypeError, ValueError) as exc:
-        raise ValueError(f"{name} must be convertible to {np.dtype(dtype).name}, got {value!r}") from exc
+        raise ValueError(f"{name} must be convertible to {dtype.name}, got {value!r}") from exc
     if arr.size == 0:
         arr = arr.reshape((0, *shape_tail))
     if arr.ndim != 1 + len(shape_tail) or arr.shape[1:] != shape_tail:
         want = "(N" + "".join(f", {d}" for d in shape_tail) + ")"
         raise ValueError(f"{name} must have shape {want}, got {arr.shape}")
-    bad_mask = np.isinf(arr) if allow_nan else ~np.isfinite(arr)
-    if arr.dtype.kind == "f" and bad_mask.any():
-        bad = arr[bad_mask][0]
-        raise ValueError(f"{name} must be finite, got {bad}")
+    if dtype.kind == "f" and arr.size:
+        if np.isinf(arr).any() if allow_nan else not np.isfinite(arr).all():
+            bad_mask = np.isinf(arr) if allow_nan else ~np.isfinite(arr)
+            raise ValueError(f"{name} must be finite, got {arr[bad_mask][0]}")
     arr.setflags(write=False)
     return arr
 
