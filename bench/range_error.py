@@ -49,16 +49,9 @@ def run(seeds: tuple[int, ...] = SEEDS, frames: int = FRAMES) -> list[dict]:
 
 
 def main() -> None:
-    from rich.console import Console
-    from rich.table import Table
+    from bench.tables import print_rows
 
-    rows = run()
-    table = Table(title="ground_range on synthetic GT boxes (median |error|, %)")
-    for key in rows[0]:
-        table.add_column(key)
-    for row in rows:
-        table.add_row(*("-" if v is None else str(v) for v in row.values()))
-    Console().print(table)
+    print_rows("ground_range on synthetic GT boxes (median |error|, %)", run())
 
 
 if __name__ == "__main__":

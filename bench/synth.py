@@ -65,16 +65,9 @@ def _row(mode: str, frames: int, fps: list[float], cpu_fps: list[float], objects
 
 
 def main() -> None:
-    from rich.console import Console
-    from rich.table import Table
+    from bench.tables import print_rows
 
-    rows = run()
-    table = Table(title="synthetic scenes, one core")
-    for key in rows[0]:
-        table.add_column(key)
-    for row in rows:
-        table.add_row(*("-" if v is None else str(v) for v in row.values()))
-    Console().print(table)
+    print_rows("synthetic scenes, one core", run())
 
 
 if __name__ == "__main__":
