@@ -141,6 +141,31 @@ class Tracks(Detections):
     def empty(cls) -> "Tracks":
         return cls(xyxy=np.zeros((0, 4)), score=np.zeros(0), class_id=np.zeros(0))
 
+    @classmethod
+    def _trusted(
+        cls,
+        *,
+        xyxy: np.ndarray,
+        score: np.ndarray,
+        class_id: np.ndarray,
+        track_id: np.ndarray,
+        velocity: np.ndarray,
+    ) -> "Tracks":
+        """For trackers only, once per frame: no copies, no checks (they cost more than tracking).
+
+        The caller guarantees what ``__post_init__`` would establish: fresh C-contiguous arrays
+        that nobody else references, dtypes and shapes as documented, finite values, no inverted
+        box, ``class_id >= 0``. They are made read-only here. tests/perception/tracking checks that
+        tracker output passes the public constructor unchanged.
+        """
+        for arr in (xyxy, score, class_id, track_id, velocity):
+            arr.setflags(write=False)
+        obj = object.__new__(cls)
+        # Frozen dataclass: the instance __dict__ is filled directly, as __init__ would.
+        obj.__dict__.update(xyxy=xyxy, score=score, class_id=class_id, track_id=track_id, velocity=velocity)
+        obj.__dict__.update(range_m=None, ttc_s=None)
+        return obj
+
 
 @dataclass(frozen=True, eq=False)
 class Frame:

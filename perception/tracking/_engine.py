@@ -83,7 +83,7 @@ class AssociationTracker:
             m, q = self._transition(dt)
             live[:, KF] = live[:, KF] @ m + q
         score = detections.score
-        high = np.nonzero(score >= self._high)[0]
+        high = (score >= self._high).nonzero()[0]
         track_rows, det_rows, unmatched_high = self._associate(live, detections, high)
 
         if len(track_rows):
@@ -147,17 +147,17 @@ class AssociationTracker:
             if len(d1) == len(high):  # steady state: every high detection continues a track
                 unmatched = _NONE
             elif len(d1):
-                left = np.ones(len(high), bool)
-                left[d1] = False
-                unmatched = high[left]
+                taken = np.zeros(len(high), bool)
+                taken[d1] = True
+                unmatched = high[~taken]
         if self._two_stage and len(high) < len(xyxy):  # some detections are below the high threshold
             score = detections.score
-            low = np.nonzero((score >= self._low) & (score < self._high))[0]
+            low = ((score >= self._low) & (score < self._high)).nonzero()[0]
             if len(low):
                 # Only tracks seen last frame: a low score next to a long-lost track is mostly noise.
                 free = live[:, MISSES] == 0
                 free[track_rows] = False
-                free = np.nonzero(free)[0]
+                free = free.nonzero()[0]
                 if len(free):
                     sim2 = iou_matrix(xyxy[low], boxes[free])
                     sim2 *= det_class[low, None] == classes[free]
@@ -190,13 +190,16 @@ class AssociationTracker:
         live = self._table[: self._n]
         # misses >= 0 and confirmed in {0, 1}: "misses < confirmed" means matched now and confirmed.
         out = live[live[:, MISSES] < live[:, CONFIRMED]]
-        ids = out[:, ID : CLS + 1].astype(np.int64)
-        out = out.astype(np.float32)  # Tracks stores float32; converting once is cheapest
         # Output boxes are never inverted: a matched track's predicted box overlapped its detection
         # (IoU > 0 needs x1 < x2, y1 < y2) and the correction is a convex combination of the two.
-        velocity = out[:, 4:6]
-        velocity += out[:, 6:8]  # box-centre velocity = mean of the two corners' velocities
+        # Every array below is fresh and of its final dtype, so Tracks need not copy or re-check it.
+        corners = out[:, 4:8].astype(np.float32)  # velocities of (x1, y1) and (x2, y2)
+        velocity = corners[:, 0:2] + corners[:, 2:4]  # box-centre velocity = their mean
         velocity *= 0.5
-        return Tracks(
-            xyxy=out[:, 0:4], score=out[:, SCORE], class_id=ids[:, 1], track_id=ids[:, 0], velocity=velocity
+        return Tracks._trusted(
+            xyxy=out[:, 0:4].astype(np.float32),
+            score=out[:, SCORE].astype(np.float32),
+            class_id=out[:, CLS].astype(np.int64),
+            track_id=out[:, ID].astype(np.int64),
+            velocity=velocity,
         )

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from dataclasses import fields
+
 import numpy as np
 import pytest
 
+from perception.data.mot import read_mot, read_seqinfo
 from perception.tracking import TRACKERS, make_tracker
-from perception.types import Detections
+from perception.types import Detections, Tracks
 
 NAMES = sorted(TRACKERS)
 RATE = 10.0  # frames per second in these scenes
@@ -162,3 +165,33 @@ def test_many_tracks_grow_the_table(name):
     for _ in range(3):
         out = trk.update(dets(boxes))
     assert sorted(out.track_id.tolist()) == list(range(1, 101))
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_output_passes_public_validation_and_stays_frozen(name, test_data):
+    # Trackers build Tracks through an unchecked fast path; its output must be exactly what the
+    # validating constructor would accept and produce, and must not change on later updates.
+    seq = test_data / "mot15" / "TUD-Campus"
+    by_frame = read_mot(seq / "det" / "det.txt").detections_by_frame()
+    trk = make_tracker(name, frame_rate=read_seqinfo(seq).frame_rate)
+    outs, copies = [], []  # copies taken right away, to compare after later frames
+    for frame in range(1, max(by_frame) + 1):
+        outs.append(trk.update(by_frame.get(frame, Detections.empty())))
+        copies.append({f.name: _copy(getattr(outs[-1], f.name)) for f in fields(Tracks)})
+    assert sum(len(o) for o in outs) > 100
+    for out, before in zip(outs, copies):
+        checked = Tracks(**before)
+        for f in fields(out):
+            got, want = getattr(out, f.name), getattr(checked, f.name)
+            if want is None:
+                assert got is None
+                continue
+            assert got.dtype == want.dtype and got.shape == want.shape and np.array_equal(got, want)
+            assert np.array_equal(got, before[f.name])  # unchanged by later frames
+            assert not got.flags.writeable and got.flags.c_contiguous
+            with pytest.raises(ValueError, match="read-only"):
+                got[...] = 0
+
+
+def _copy(value):
+    return None if value is None else value.copy()
