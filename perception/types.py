@@ -161,9 +161,11 @@ class Tracks(Detections):
         for arr in (xyxy, score, class_id, track_id, velocity):
             arr.setflags(write=False)
         obj = object.__new__(cls)
-        # Frozen dataclass: the instance __dict__ is filled directly, as __init__ would.
-        obj.__dict__.update(xyxy=xyxy, score=score, class_id=class_id, track_id=track_id, velocity=velocity)
-        obj.__dict__.update(range_m=None, ttc_s=None)
+        # Fields go straight into the instance __dict__: no __init__, so no __post_init__.
+        obj.__dict__.update(
+            xyxy=xyxy, score=score, class_id=class_id, track_id=track_id, velocity=velocity,
+            range_m=None, ttc_s=None,
+        )
         return obj
 
 
