@@ -23,10 +23,8 @@ def check_preprocess(preprocess: Mapping[str, Any]) -> None:
     missing = [k for k in REQUIRED_KEYS if k not in preprocess]
     if missing:
         raise ValueError(f"preprocess is missing key(s) {missing}")
-    for key in ("input_size", "input_height"):  # input_height is absent from square-input bundles
-        value = preprocess.get(key, preprocess["input_size"])
-        if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
-            raise ValueError(f"preprocess {key} must be a positive int, got {value!r}")
+    if not isinstance(preprocess["input_size"], int) or preprocess["input_size"] <= 0:
+        raise ValueError(f"preprocess input_size must be a positive int, got {preprocess['input_size']!r}")
     for key in ("mean", "std"):
         if len(preprocess[key]) != 3:
             raise ValueError(f"preprocess {key} must have 3 values, got {preprocess[key]!r}")
@@ -68,11 +66,6 @@ class OrtDetector:
             raise ValueError(f"{onnx_path}: graph inputs {names}, preprocess says {preprocess['input_name']!r}")
 
     @property
-    def input_shape(self) -> tuple[int, int]:
-        """``(height, width)`` of the network input."""
-        return self.preprocess.get("input_height", self.preprocess["input_size"]), self.preprocess["input_size"]
-
-    @property
     def class_names(self) -> list[str]:
         return list(self.preprocess["class_names"])
 
@@ -81,7 +74,7 @@ class OrtDetector:
         if len(images) == 0:
             return []
         p = self.preprocess
-        batch, scales = to_batch(images, size=self.input_shape, mean=p["mean"], std=p["std"])
+        batch, scales = to_batch(images, size=p["input_size"], mean=p["mean"], std=p["std"])
         boxes, scores = self.session.run(list(p["output_names"]), {p["input_name"]: batch})
         return [
             decode_detections(
