@@ -1,12 +1,19 @@
 """The micro-batcher: frames of all streams -> one batched ORT call -> per-stream trackers -> messages.
 
-    enqueue ──▶ bounded deque ──▶ worker (event loop) ──▶ ORT + trackers (one thread) ──▶ publish
+    enqueue ──▶ bounded deque ──▶ batcher (event loop) ──▶ detect (letterbox + ORT + NMS, own thread)
+                                                             ──▶ track + geometry (one thread, batch order)
+                                                                   ──▶ publish (event loop)
 
-The worker takes the first waiting frame, waits at most ``batch_window_ms`` after its arrival for
+The batcher takes the first waiting frame, waits at most ``batch_window_ms`` after its arrival for
 more (up to ``max_batch``), drops frames that already waited longer than the staleness budget, and
-runs the rest through one ``detect`` call. One worker thread keeps each stream's frames in arrival
-order, which is what the trackers need. Backpressure: when ``max_pending`` frames are queued the
-oldest queued frame is dropped (its caller gets 503): fresh frames matter more to control.
+runs the rest through one ``detect`` call. Detection and tracking are two stages: while batch k is
+tracked and published, batch k+1 is already in ORT, so the detector does not sit idle while replies
+go out and the next frames come in (on a 2-core CPU that idle time, not ORT, capped multi-stream
+throughput). Batches are tracked and published strictly in the order they were formed, on one
+thread, which keeps each stream's frames in arrival order, as the trackers need. At most
+``detect_workers`` batches are in ORT and one more is being tracked, so nothing queues unbounded.
+Backpressure: when ``max_pending`` frames are queued the oldest queued frame is dropped (its caller
+gets 503): fresh frames matter more to control.
 """
 
 from __future__ import annotations
@@ -49,6 +56,8 @@ class Job:
     capture_ts: float
     arrival: float
     future: asyncio.Future
+    flying: bool = False
+    """Taken into a batch and not yet answered (``StreamState.in_flight`` counts it)."""
 
 
 @dataclass
@@ -91,7 +100,13 @@ class Pipeline:
         self._tracker_factory = tracker_factory
         self._queue: deque[Job] = deque()
         self._wakeup = asyncio.Event()
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="percept-ort")
+        workers = settings.detect_workers
+        self._detect_pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="percept-ort")
+        self._track_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="percept-track")
+        self._detect_slots = asyncio.Semaphore(workers)
+        self._batch_slots = asyncio.Semaphore(workers + 1)  # + the one being tracked
+        self._batches: dict[asyncio.Task, list[Job]] = {}
+        self._last_batch: asyncio.Task | None = None
         self._worker: asyncio.Task | None = None
 
     # --- lifecycle -------------------------------------------------------------------------
@@ -103,13 +118,19 @@ class Pipeline:
         if self._worker is not None:
             self._worker.cancel()
             await asyncio.gather(self._worker, return_exceptions=True)
-        while self._queue:
-            job = self._queue.popleft()
+        batches = dict(self._batches)
+        for task in batches:
+            task.cancel()
+        await asyncio.gather(*batches, return_exceptions=True)
+        pending = [job for jobs in batches.values() for job in jobs] + list(self._queue)
+        self._queue.clear()
+        for job in pending:
             if not job.future.done():
                 job.future.set_exception(FrameRejected(503, "the service is shutting down"))
         for stream in self.streams.values():
             stream.publish(None)
-        self._executor.shutdown(wait=True, cancel_futures=True)
+        self._detect_pool.shutdown(wait=True, cancel_futures=True)
+        self._track_pool.shutdown(wait=True, cancel_futures=True)
 
     # --- streams ---------------------------------------------------------------------------
     def get_stream(self, stream_id: str, *, create: bool) -> StreamState | None:
@@ -184,14 +205,28 @@ class Pipeline:
 
     async def _run_forever(self) -> None:
         while True:
+            await self._batch_slots.acquire()
+            await self._detect_slots.acquire()
             try:
-                await self._run_once()
+                jobs, model = await self._next_batch()
             except asyncio.CancelledError:
+                self._detect_slots.release()
+                self._batch_slots.release()
                 raise
             except Exception:  # never let one bad batch stop the service
-                log.exception("batch failed")
+                log.exception("forming a batch failed")
+                jobs, model = [], None
+            if not jobs:
+                self._detect_slots.release()
+                self._batch_slots.release()
+                continue
+            previous = self._last_batch
+            task = asyncio.get_running_loop().create_task(self._run_batch(model, jobs, previous))
+            self._batches[task] = jobs
+            self._last_batch = task
 
-    async def _run_once(self) -> None:
+    async def _next_batch(self) -> tuple[list[Job], LoadedModel | None]:
+        """The next batch's jobs (stale ones dropped) and the model that serves the whole batch."""
         while not self._queue:
             self._wakeup.clear()
             await self._wakeup.wait()
@@ -220,18 +255,51 @@ class Pipeline:
                 self._drop(job, "stale", sentence)
             else:
                 jobs.append(job)
-        if not jobs:
-            return
+                job.flying = True
+                job.stream.take_off()
         model = self.models.current  # read once: the whole batch uses one model
-        if model is None:
+        if jobs and model is None:
             for job in jobs:
+                self._land(job)
                 job.future.set_exception(FrameRejected(503, "no model is loaded"))
-            return
-        results = await asyncio.get_running_loop().run_in_executor(self._executor, self._process, model, jobs)
-        self.last_image = jobs[-1].image
-        self.metrics.batch_size.observe(len(jobs))
-        for job, result in zip(jobs, results):
-            self._publish(job, result, model)
+            return [], None
+        return jobs, model
+
+    async def _run_batch(self, model: LoadedModel, jobs: list[Job], previous: asyncio.Task | None) -> None:
+        """Detect (holding a detect slot), then track and publish after the previous batch did."""
+        loop = asyncio.get_running_loop()
+        try:
+            try:
+                detections = await loop.run_in_executor(self._detect_pool, self._detect, model, jobs)
+            finally:
+                self._detect_slots.release()
+            if previous is not None:
+                await asyncio.wait([previous])  # its outcome is its own; only its order matters here
+            results = await loop.run_in_executor(self._track_pool, self._track, model, jobs, detections)
+            self.last_image = jobs[-1].image
+            self.metrics.batch_size.observe(len(jobs))
+            for job, result in zip(jobs, results):
+                self._publish(job, result, model)
+        except asyncio.CancelledError:
+            raise
+        except Exception:  # never let one bad batch stop the service
+            log.exception("batch failed")
+            for job in jobs:
+                if not job.future.done():
+                    self._drop(job, "error", "the service failed on this frame's batch")
+        finally:
+            for job in jobs:
+                self._land(job)
+            self._batch_slots.release()
+            self._batches.pop(asyncio.current_task(), None)
+            if self._last_batch is asyncio.current_task():
+                self._last_batch = None
+
+    @staticmethod
+    def _land(job: Job) -> None:
+        if job.flying:
+            job.flying = False
+            job.stream.land()
 
     def _others_may_send(self) -> bool:
         """Waiting for a batch only pays when a stream without a queued frame sent one recently."""
@@ -242,13 +310,17 @@ class Pipeline:
             for sid, stream in self.streams.items()
         )
 
-    # --- worker thread ---------------------------------------------------------------------
-    def _process(self, model: LoadedModel, jobs: list[Job]) -> list[Result]:
+    # --- worker threads --------------------------------------------------------------------
+    def _detect(self, model: LoadedModel, jobs: list[Job]) -> list[Detections | None]:
+        """Detect thread: one batched call; on failure, frame by frame (None = that frame failed)."""
         try:
-            detections = model.detector.detect([job.image for job in jobs])
+            return model.detector.detect([job.image for job in jobs])
         except Exception as exc:  # isolate the bad frame: retry one by one
             log.warning("batched detect failed (%s); retrying frames one by one", exc)
-            detections = [self._detect_one(model, job.image) for job in jobs]
+            return [self._detect_one(model, job.image) for job in jobs]
+
+    def _track(self, model: LoadedModel, jobs: list[Job], detections: list[Detections | None]) -> list[Result]:
+        """Track thread: per-stream trackers and geometry, batches in the order they were formed."""
         ground_range, closing = _geometry()
         results = []
         for job, det in zip(jobs, detections):
@@ -281,6 +353,7 @@ class Pipeline:
         stream = job.stream
         if result.error is not None or result.tracks is None:
             self._drop(job, "error", result.error or "frame failed")
+            self._land(job)
             return
         births, deaths = result.births, result.deaths
         unreported, stream.dropped_unreported = stream.dropped_unreported, 0
@@ -304,5 +377,6 @@ class Pipeline:
         if deaths:
             self.metrics.deaths.labels(sid).inc(deaths)
         stream.publish(message)
+        self._land(job)  # after the message: drops of newer frames go into the next one
         if not job.future.done():
             job.future.set_result(message)

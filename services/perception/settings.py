@@ -30,6 +30,10 @@ class ServiceSettings:
     bigger ORT batches (throughput) but add up to this much latency to every frame."""
     max_batch: int = 8
     """Frames per ORT call at most; bounds the latency of one call."""
+    detect_workers: int = 1
+    """Batches in ORT at once (each on its own thread, one session). More overlaps the Python parts of
+    letterbox/NMS with inference, but every ORT call already uses all cores' intra-op threads, so on a
+    small CPU extra workers only time-slice the same cores. Tracking always runs in batch order."""
     staleness_budget_ms: float = 500.0
     """A frame that waited longer than this in the service (arrival clock, not the client's) is dropped
     and the stream's next message says so. Lower keeps control fresh; higher drops less under load."""
@@ -60,6 +64,7 @@ class ServiceSettings:
         positive = {
             "batch_window_ms": self.batch_window_ms >= 0,
             "max_batch": self.max_batch >= 1,
+            "detect_workers": self.detect_workers >= 1,
             "staleness_budget_ms": self.staleness_budget_ms > 0,
             "max_pending": self.max_pending >= 1,
             "subscriber_queue": self.subscriber_queue >= 1,

@@ -1,6 +1,6 @@
 """Per-stream state: one tracker, frame counter, drop counts, calibration, range history, subscribers.
 
-Only the batch worker thread mutates tracker and history (one writer, frames in arrival order);
+Only the pipeline's track thread mutates tracker and history (one writer, frames in arrival order);
 the event loop only touches counters and subscriber queues.
 """
 
@@ -48,6 +48,9 @@ class StreamState:
         self.last_arrival = 0.0
         self.dropped = 0
         self.dropped_unreported = 0
+        self.in_flight = 0
+        """Frames of this stream taken into a batch and not yet answered."""
+        self._dropped_held = 0
         self.frames = 0
         self.fps = FpsMeter()
         self.last_seen: dict[int, int] = {}
@@ -63,8 +66,23 @@ class StreamState:
         return index
 
     def record_drop(self) -> None:
+        """Count a dropped frame; the next message reports it (``stale``). A drop while older frames of
+        the stream are still being processed waits for them: their messages come from before it."""
         self.dropped += 1
-        self.dropped_unreported += 1
+        if self.in_flight:
+            self._dropped_held += 1
+        else:
+            self.dropped_unreported += 1
+
+    def take_off(self) -> None:
+        self.in_flight += 1
+
+    def land(self) -> None:
+        """One in-flight frame answered; once none is, held drops become reportable."""
+        self.in_flight -= 1
+        if self.in_flight == 0:
+            self.dropped_unreported += self._dropped_held
+            self._dropped_held = 0
 
     def subscribe(self) -> asyncio.Queue:
         queue: asyncio.Queue = asyncio.Queue(maxsize=self._subscriber_queue)

@@ -50,3 +50,23 @@ def test_idle_streams_are_forgotten():
         stream.created = 0.0
     assert pipeline.expire_idle(keep={"pulled"}, now=1100.0) == ["idle"]
     assert sorted(pipeline.streams) == ["fresh", "pulled", "watched"]
+
+
+@pytest.mark.parametrize(
+    "steps, unreported",
+    [
+        ("", 0),
+        ("d", 1),  # nothing in flight: the next message reports it
+        ("td", 0),  # an older frame is in flight: its message must not claim the newer drop
+        ("tdl", 1),  # ... once it is answered, the drop is the next message's
+        ("ttdl", 0),
+        ("ttdll", 1),
+        ("dtdl", 2),
+    ],
+)
+def test_drops_are_reported_after_older_frames_in_flight(steps, unreported):
+    stream = StreamState("s", camera=None, subscriber_queue=4)
+    actions = {"t": stream.take_off, "l": stream.land, "d": stream.record_drop}
+    for step in steps:
+        actions[step]()
+    assert stream.dropped_unreported == unreported and stream.dropped == steps.count("d")
