@@ -8,8 +8,13 @@ its GIL), and measures:
 - hot-swap: alias move -> first message from the new version, and failed requests during the swap
   while 4 streams keep sending.
 ``dropped`` counts 503 answers (stale or backpressure drops: the service shedding load by design);
-``failed`` counts every other non-200 answer.
+``failed`` counts every other non-200 answer. ``srv cpu`` / ``cli cpu``: CPU milliseconds the server
+process and the load generator (this process) spent per answered frame, all threads; their sum
+against the wall time per frame says how much of the 2 cores a row used.
 Goals: overhead <= 10 % at 1 stream; 8-stream fps >= 1.5x 1-stream; swap <= 2 s; 0 failed.
+
+Subsets (same measurement, fewer rows): ``PERCEPT_BENCH_STREAMS=1,8``, ``PERCEPT_BENCH_MODES=http``,
+``PERCEPT_BENCH_SWAP=0``, ``PERCEPT_BENCH_REPEAT=3`` (each served row measured that many times).
 """
 
 from __future__ import annotations
@@ -30,6 +35,7 @@ import numpy as np
 import websockets
 
 FRAMES = 40
+nan = float("nan")
 JPEG = {"content-type": "image/jpeg"}
 CLIP = Path(__file__).resolve().parents[1] / "tests" / "data" / "vtest_clip.mp4"
 
@@ -50,6 +56,12 @@ def _pct(values: list[float], q: float) -> float:
     return float(np.percentile(values, q)) if values else float("nan")
 
 
+def _cpu_s(pid: int) -> float:
+    """User + system CPU seconds of process ``pid`` so far, all its threads (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def bare(bodies: list[bytes], bundle_dir: Path) -> dict:
     """In-process: decode + ORT + tracker per frame, the work the service wraps."""
     from perception.bundle import load_bundle
@@ -59,14 +71,16 @@ def bare(bodies: list[bytes], bundle_dir: Path) -> dict:
     detector, tracker = bundle.detector(), default_tracker_factory(dict(bundle.tracker))
     detector.detect([cv2.imdecode(np.frombuffer(bodies[0], np.uint8), cv2.IMREAD_COLOR)])
     lat = []
-    start = time.perf_counter()
-    for i, body in enumerate(bodies):
+    start, cpu0 = time.perf_counter(), time.process_time()
+    for body in bodies:
         t0 = time.perf_counter()
         image = cv2.imdecode(np.frombuffer(body, np.uint8), cv2.IMREAD_COLOR)
         tracker.update(detector.detect([image])[0], timestamp=t0)
         lat.append((time.perf_counter() - t0) * 1000)
+    wall, cpu = time.perf_counter() - start, time.process_time() - cpu0
     return {"mode": "bare ORT+track", "streams": 1, "p50_ms": _pct(lat, 50), "p99_ms": _pct(lat, 99),
-            "fps": len(bodies) / (time.perf_counter() - start), "dropped": 0, "failed": 0}
+            "fps": len(bodies) / wall, "dropped": 0, "failed": 0, "srv_cpu_ms": nan,
+            "cli_cpu_ms": cpu * 1000 / len(bodies)}
 
 
 async def _http_stream(base: str, sid: str, bodies: list[bytes], lat: list[float], fails: list[int]) -> None:
@@ -90,7 +104,7 @@ async def _ws_stream(base: str, sid: str, bodies: list[bytes], lat: list[float],
             lat.append((time.perf_counter() - t0) * 1000)
 
 
-def served(base: str, bodies: list[bytes], streams: int, mode: str, tag: str) -> dict:
+def served(base: str, bodies: list[bytes], streams: int, mode: str, tag: str, server_pid: int) -> dict:
     lat: list[float] = []
     fails = [0, 0]
     run = _http_stream if mode == "http" else _ws_stream
@@ -99,11 +113,14 @@ def served(base: str, bodies: list[bytes], streams: int, mode: str, tag: str) ->
         ids = [f"{tag}{mode}{streams}-{i}" for i in range(streams)]
         await asyncio.gather(*(run(base, sid, bodies, lat, fails) for sid in ids))
 
-    start = time.perf_counter()
+    start, srv0, cli0 = time.perf_counter(), _cpu_s(server_pid), time.process_time()
     asyncio.run(go())
     wall = time.perf_counter() - start
+    answered = max(1, len(lat) - fails[0] - fails[1])
     return {"mode": mode, "streams": streams, "p50_ms": _pct(lat, 50), "p99_ms": _pct(lat, 99),
-            "fps": len(lat) / wall, "dropped": fails[0], "failed": fails[1]}
+            "fps": len(lat) / wall, "dropped": fails[0], "failed": fails[1],
+            "srv_cpu_ms": (_cpu_s(server_pid) - srv0) * 1000 / answered,
+            "cli_cpu_ms": (time.process_time() - cli0) * 1000 / answered}
 
 
 def swap(base: str, bodies: list[bytes], move, v_new: int) -> dict:
@@ -137,9 +154,9 @@ def swap(base: str, bodies: list[bytes], move, v_new: int) -> dict:
     time.sleep(0.5)
     stop.set()
     thread.join()
-    nan = float("nan")
     return {"mode": "hot-swap (4 streams HTTP)", "streams": 4, "p50_ms": nan, "p99_ms": nan, "fps": nan,
-            "dropped": fails[0], "failed": fails[1], "swap_s": (first_new[0] - t0) if first_new else nan}
+            "dropped": fails[0], "failed": fails[1], "swap_s": (first_new[0] - t0) if first_new else nan,
+            "srv_cpu_ms": nan, "cli_cpu_ms": nan}
 
 
 def _wait_up(base: str, server: subprocess.Popen, timeout: float = 120.0) -> None:
@@ -155,7 +172,20 @@ def _wait_up(base: str, server: subprocess.Popen, timeout: float = 120.0) -> Non
     raise RuntimeError("percept serve did not come up")
 
 
-def run(streams: tuple[int, ...] = (1, 4, 8)) -> list[dict]:
+def _env_list(name: str, default: str) -> list[str]:
+    return [v.strip() for v in os.environ.get(name, default).split(",") if v.strip()]
+
+
+def run(
+    streams: tuple[int, ...] | None = None, modes: tuple[str, ...] | None = None, *,
+    with_swap: bool | None = None, repeat: int | None = None,
+) -> list[dict]:
+    """Rows for the bare baseline, each (mode, streams) ``repeat`` times, then the hot-swap.
+    Arguments left None come from the ``PERCEPT_BENCH_*`` variables (module docstring)."""
+    streams = streams or tuple(int(v) for v in _env_list("PERCEPT_BENCH_STREAMS", "1,4,8"))
+    modes = modes or tuple(_env_list("PERCEPT_BENCH_MODES", "http,ws"))
+    with_swap = os.environ.get("PERCEPT_BENCH_SWAP", "1") != "0" if with_swap is None else with_swap
+    repeat = repeat or int(os.environ.get("PERCEPT_BENCH_REPEAT", "1"))
     tmp = Path(tempfile.mkdtemp(prefix="percept-bench-service-"))
     old_home = os.environ.get("PERCEPT_HOME")
     os.environ["PERCEPT_HOME"] = str(tmp / "home")
@@ -173,7 +203,7 @@ def run(streams: tuple[int, ...] = (1, 4, 8)) -> list[dict]:
 
         move(v1)
         bodies = _frames()
-        rows = [bare(bodies, bundle)]
+        rows = [bare(bodies, bundle) for _ in range(repeat)]
         port = free_port()
         env = {**os.environ, "PERCEPT_ADMIN_TOKEN": "bench"}
         server = subprocess.Popen(
@@ -184,11 +214,12 @@ def run(streams: tuple[int, ...] = (1, 4, 8)) -> list[dict]:
             base = f"http://127.0.0.1:{port}"
             _wait_up(base, server)
             wait_ready(base, version=v1, timeout=120)
-            served(base, bodies[:5], 1, "http", "warm")
-            for mode in ("http", "ws"):
+            served(base, bodies[:5], 1, "http", "warm", server.pid)
+            for mode in modes:
                 for n in streams:
-                    rows.append(served(base, bodies, n, mode, "b"))
-            rows.append(swap(base, bodies, move, v2))
+                    rows.extend(served(base, bodies, n, mode, f"b{k}", server.pid) for k in range(repeat))
+            if with_swap:
+                rows.append(swap(base, bodies, move, v2))
         finally:
             server.terminate()
             server.wait(timeout=30)
@@ -205,11 +236,14 @@ def main() -> None:
     from rich.console import Console
     from rich.table import Table
 
+    load_before = os.getloadavg()[0]
     rows = run()
-    table = Table("mode", "streams", "p50 ms", "p99 ms", "frames/s", "dropped", "failed", "swap s")
+    table = Table("mode", "streams", "p50 ms", "p99 ms", "frames/s", "srv cpu ms/f", "cli cpu ms/f",
+                  "dropped", "failed", "swap s",
+                  title=f"load average (1 min) {load_before:.2f} before, {os.getloadavg()[0]:.2f} after")
     for r in rows:
         swap_s = f"{r['swap_s']:.2f}" if "swap_s" in r else ""
-        numbers = [f"{r['p50_ms']:.1f}", f"{r['p99_ms']:.1f}", f"{r['fps']:.1f}"]
+        numbers = [f"{r[k]:.1f}" for k in ("p50_ms", "p99_ms", "fps", "srv_cpu_ms", "cli_cpu_ms")]
         table.add_row(r["mode"], str(r["streams"]), *numbers, str(r["dropped"]), str(r["failed"]), swap_s)
     Console().print(table)
 
