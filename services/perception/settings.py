@@ -30,10 +30,11 @@ class ServiceSettings:
     bigger ORT batches (throughput) but add up to this much latency to every frame."""
     max_batch: int = 8
     """Frames per ORT call at most; bounds the latency of one call."""
-    detect_workers: int = 1
-    """Batches in ORT at once (each on its own thread, one session). More overlaps the Python parts of
-    letterbox/NMS with inference, but every ORT call already uses all cores' intra-op threads, so on a
-    small CPU extra workers only time-slice the same cores. Tracking always runs in batch order."""
+    detect_workers: int = 2
+    """Batches in ORT at once (each on its own thread, one session). A lone stream that waits for each
+    reply has one frame in flight, so this matters with several streams: two keep both cores of a 2-core
+    CPU busy (one ORT call's own intra-op threads leave them part idle, in its serial operators and its
+    letterbox/NMS); more only time-slice the same cores. Tracking stays in batch order."""
     staleness_budget_ms: float = 500.0
     """A frame that waited longer than this in the service (arrival clock, not the client's) is dropped
     and the stream's next message says so. Lower keeps control fresh; higher drops less under load."""
