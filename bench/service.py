@@ -116,11 +116,13 @@ def served(base: str, bodies: list[bytes], streams: int, mode: str, tag: str, se
     start, srv0, cli0 = time.perf_counter(), _cpu_s(server_pid), time.process_time()
     asyncio.run(go())
     wall = time.perf_counter() - start
+    srv_cpu, cli_cpu = _cpu_s(server_pid) - srv0, time.process_time() - cli0
+    for i in range(streams):  # repeated rows would otherwise run into max_streams
+        httpx.delete(f"{base}/v1/streams/{tag}{mode}{streams}-{i}", timeout=30)
     answered = max(1, len(lat) - fails[0] - fails[1])
     return {"mode": mode, "streams": streams, "p50_ms": _pct(lat, 50), "p99_ms": _pct(lat, 99),
             "fps": len(lat) / wall, "dropped": fails[0], "failed": fails[1],
-            "srv_cpu_ms": (_cpu_s(server_pid) - srv0) * 1000 / answered,
-            "cli_cpu_ms": (time.process_time() - cli0) * 1000 / answered}
+            "srv_cpu_ms": srv_cpu * 1000 / answered, "cli_cpu_ms": cli_cpu * 1000 / answered}
 
 
 def swap(base: str, bodies: list[bytes], move, v_new: int) -> dict:
