@@ -8,10 +8,11 @@ The batcher takes the first waiting frame, waits at most ``batch_window_ms`` aft
 more (up to ``max_batch``), drops frames that already waited longer than the staleness budget, and
 runs the rest through one ``detect`` call. Detection and tracking are two stages: while batch k is
 tracked and published, batch k+1 is already in ORT, so the detector does not sit idle while replies
-go out and the next frames come in (on a 2-core CPU that idle time, not ORT, capped multi-stream
-throughput). Batches are tracked and published strictly in the order they were formed, on one
-thread, which keeps each stream's frames in arrival order, as the trackers need. At most
-``detect_workers`` batches are in ORT and one more is being tracked, so nothing queues unbounded.
+go out and the next frames come in. Batches are tracked and published strictly in the order they
+were formed, on one thread, which keeps each stream's frames in arrival order, as the trackers need.
+At most ``detect_workers`` batches are in ORT and one more is being tracked, so nothing queues
+unbounded. A batch that starts while another is in ORT runs on the model's single-threaded session
+(``LoadedModel.side_detector``): the cores are taken, and intra-op threads would only cost CPU.
 Backpressure: when ``max_pending`` frames are queued the oldest queued frame is dropped (its caller
 gets 503): fresh frames matter more to control.
 """
@@ -106,6 +107,7 @@ class Pipeline:
         self._detect_slots = asyncio.Semaphore(workers)
         self._batch_slots = asyncio.Semaphore(workers + 1)  # + the one being tracked
         self._batches: dict[asyncio.Task, list[Job]] = {}
+        self._detecting = 0  # batches in ORT now
         self._last_batch: asyncio.Task | None = None
         self._worker: asyncio.Task | None = None
 
@@ -268,10 +270,14 @@ class Pipeline:
     async def _run_batch(self, model: LoadedModel, jobs: list[Job], previous: asyncio.Task | None) -> None:
         """Detect (holding a detect slot), then track and publish after the previous batch did."""
         loop = asyncio.get_running_loop()
+        beside_another = self._detecting > 0
+        detector = model.side_detector if beside_another and model.side_detector is not None else model.detector
+        self._detecting += 1
         try:
             try:
-                detections = await loop.run_in_executor(self._detect_pool, self._detect, model, jobs)
+                detections = await loop.run_in_executor(self._detect_pool, self._detect, detector, jobs)
             finally:
+                self._detecting -= 1
                 self._detect_slots.release()
             if previous is not None:
                 await asyncio.wait([previous])  # its outcome is its own; only its order matters here
@@ -311,13 +317,13 @@ class Pipeline:
         )
 
     # --- worker threads --------------------------------------------------------------------
-    def _detect(self, model: LoadedModel, jobs: list[Job]) -> list[Detections | None]:
+    def _detect(self, detector: Any, jobs: list[Job]) -> list[Detections | None]:
         """Detect thread: one batched call; on failure, frame by frame (None = that frame failed)."""
         try:
-            return model.detector.detect([job.image for job in jobs])
+            return detector.detect([job.image for job in jobs])
         except Exception as exc:  # isolate the bad frame: retry one by one
             log.warning("batched detect failed (%s); retrying frames one by one", exc)
-            return [self._detect_one(model, job.image) for job in jobs]
+            return [self._detect_one(detector, job.image) for job in jobs]
 
     def _track(self, model: LoadedModel, jobs: list[Job], detections: list[Detections | None]) -> list[Result]:
         """Track thread: per-stream trackers and geometry, batches in the order they were formed."""
@@ -342,9 +348,9 @@ class Pipeline:
         return results
 
     @staticmethod
-    def _detect_one(model: LoadedModel, image: np.ndarray) -> Detections | None:
+    def _detect_one(detector: Any, image: np.ndarray) -> Detections | None:
         try:
-            return model.detector.detect([image])[0]
+            return detector.detect([image])[0]
         except Exception:
             return None
 

@@ -54,12 +54,13 @@ class RecordingTracker:
         return Tracks.empty()
 
 
-def _pipeline(detector, *, workers: int, max_batch: int, track_delay: float = 0.0):
+def _pipeline(detector, *, workers: int, max_batch: int, track_delay: float = 0.0, side=None):
     settings = ServiceSettings(detect_workers=workers, max_batch=max_batch, batch_window_ms=0,
                                staleness_budget_ms=60_000, max_pending=1000)
     blank = np.zeros((8, 8, 3), np.uint8)
     models = ModelManager(source=ListSource(), alias="champion", warm_image=lambda: blank)
-    models.current = LoadedModel(version=1, detector=detector, class_names=["car"], tracker_spec={})
+    models.current = LoadedModel(version=1, detector=detector, class_names=["car"], tracker_spec={},
+                                 side_detector=side)
     seen: dict[str, list[float]] = {}
 
     def factory(spec):
@@ -123,6 +124,24 @@ def test_next_batch_is_detected_while_the_previous_is_tracked():
     ends = [t for kind, t in detector.events if kind == "track_end"]
     assert len(starts) == len(ends) == 4
     assert starts[1] < ends[0] and starts[2] < ends[1]  # one worker, yet never idle while tracking
+
+
+@pytest.mark.parametrize("workers, side_used", [(1, False), (2, True)])
+def test_a_batch_beside_another_runs_on_the_side_detector(workers, side_used):
+    main, side = TimedDetector([0.03]), TimedDetector([0.03])
+
+    async def run():
+        pipeline, _ = _pipeline(main, workers=workers, max_batch=1, side=side)
+        pipeline.start()
+        futures = [pipeline.enqueue(f"cam{i % 3}", bright_frame(10), capture_ts=1.0 + i) for i in range(9)]
+        await asyncio.gather(*futures)
+        await pipeline.stop()
+
+    asyncio.run(run())
+    assert len(main.batches) + len(side.batches) == 9 and main.batches
+    assert bool(side.batches) == side_used
+    # The all-cores session never takes a batch while another is in ORT; single-threaded runs may pair.
+    assert main.max_active == 1 and side.max_active <= workers
 
 
 def test_stop_answers_frames_in_flight():
