@@ -1,8 +1,9 @@
 """Build torchvision detectors from scratch and the dense inference graph that ONNX exports.
 
 Every model is built with ``weights=None, weights_backbone=None``: nothing is downloaded.
-Inputs are always square ``input_size`` letterboxed images, so torchvision's internal resize is
-an identity and the anchors are fixed: ``DenseDetector`` precomputes them once.
+Training images are always ``config.train_shape`` canvases, so torchvision's internal resize is
+an identity; inference runs ``DenseDetector`` on ``config.input_shape`` canvases with fixed
+anchors that it precomputes once.
 """
 
 from __future__ import annotations
@@ -65,8 +66,10 @@ def _fcos_mnv3(config: DetectorConfig) -> FCOS:
     # output passes a ReLU, and from scratch near-zero outputs die in the first steps (GIoU loss
     # stuck at 1.0 on the synthetic scenes).
     nn.init.constant_(head.regression_head.bbox_reg.bias, 1.0)
-    size = config.input_size
-    return FCOS(backbone, config.num_classes, min_size=size, max_size=size, anchor_generator=anchors, head=head)
+    # torchvision resizes so the short side is min_size unless the long side passes max_size:
+    # the training canvas's own sides make that an identity.
+    short, long = sorted(config.train_shape)
+    return FCOS(backbone, config.num_classes, min_size=short, max_size=long, anchor_generator=anchors, head=head)
 
 
 def _set_inference_params(model: nn.Module, config: DetectorConfig) -> None:
@@ -89,25 +92,26 @@ def normalisation(model: nn.Module) -> tuple[list[float], list[float]]:
 class DenseDetector(nn.Module):
     """The network without its per-image postprocess: what ONNX exports, batch dimension free.
 
-    Input:  ``(B, 3, S, S)`` float32, RGB, already normalised with ``normalisation(model)``.
-    Output: ``boxes (B, A, 4)`` float32 xyxy in input pixels (clipped to [0, S]);
+    Input:  ``(B, 3, h, w)`` float32, RGB, already normalised with ``normalisation(model)``.
+    Output: ``boxes (B, A, 4)`` float32 xyxy in input pixels (clipped to the input);
             ``scores (B, A, K)`` float32 per class, K = our classes (background dropped).
     Score threshold, NMS and undoing the letterbox happen in numpy (``perception.models.postprocess``)
     for both torch and onnxruntime, so the two runtimes share everything but the graph.
     """
 
-    def __init__(self, model: nn.Module, input_size: int) -> None:
+    def __init__(self, model: nn.Module, input_shape: tuple[int, int]) -> None:
         super().__init__()
         if hasattr(model, "roi_heads") or not hasattr(model, "box_coder"):
             raise ValueError(f"{type(model).__name__} has no dense head; dense archs are {list(DENSE_ARCHS)}")
         self.model = model
-        self.input_size = input_size
+        height, width = self.input_shape = tuple(input_shape)
         self.is_fcos = isinstance(model, FCOS)
         with torch.no_grad():
-            probe = torch.zeros(1, 3, input_size, input_size)
+            probe = torch.zeros(1, 3, height, width)
             feats = self._features(probe)
-            anchors = model.anchor_generator(ImageList(probe, [(input_size, input_size)]), feats)[0]
+            anchors = model.anchor_generator(ImageList(probe, [(height, width)]), feats)[0]
         self.register_buffer("anchors", anchors.detach().clone(), persistent=False)
+        self.register_buffer("limit", torch.tensor([width, height, width, height], dtype=torch.float32), persistent=False)
 
     def _features(self, x: torch.Tensor) -> list[torch.Tensor]:
         feats = self.model.backbone(x)
@@ -125,4 +129,4 @@ class DenseDetector(nn.Module):
             codes = out["bbox_regression"]
             boxes = self.model.box_coder.decode_single(codes.reshape(-1, 4), anchors.reshape(-1, 4))
             boxes = boxes.reshape(codes.shape)
-        return boxes.clamp(0, self.input_size), scores[..., 1:]
+        return torch.minimum(boxes.clamp(min=0), self.limit), scores[..., 1:]

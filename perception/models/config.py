@@ -31,8 +31,14 @@ class DetectorConfig:
         here from torchvision blocks; ``ssdlite``: torchvision SSDlite320-MobileNetV3-Large;
         ``fasterrcnn_mnv3``: torchvision Faster R-CNN MobileNetV3-Large-320-FPN (torch only: no
         ONNX export).
-      input_size: side of the square network input in pixels. Frames are letterboxed into it
-        (aspect kept, padded bottom/right). Larger finds smaller objects and costs quadratically.
+      input_size: width of the network input in pixels (and its height unless ``input_height`` is
+        set). Frames are letterboxed into it (aspect kept, padded bottom/right). Larger finds
+        smaller objects; the cost grows with the input's area.
+      input_height: height of the network input (``None``: square). An input shaped like the frames
+        (512x320 for 640x384 scenes) spends no compute on padding. ``fcos_mnv3`` only.
+      train_crop: side of the square random crops training sees, cut from frames letterboxed at
+        the input's scale (``None``: the whole input). The convolutional net learns objects at
+        their inference size while a step costs only a crop's area. ``fcos_mnv3`` only.
       classes: class names; our ``class_id`` i is torchvision label i + 1 (label 0 = background).
       fpn_channels: FPN/neck width for ``fcos_mnv3``. Wider learns more but each doubling costs
         ~3x in the head on CPU.
@@ -74,6 +80,8 @@ class DetectorConfig:
 
     arch: str = "fcos_mnv3"
     input_size: int = 320
+    input_height: int | None = None
+    train_crop: int | None = None
     classes: tuple[str, ...] = ("car", "pedestrian", "cyclist")
     fpn_channels: int = 64
     head_convs: int = 2
@@ -105,8 +113,12 @@ class DetectorConfig:
         if not self.classes or len(set(self.classes)) != len(self.classes):
             raise ValueError(f"classes must be non-empty and unique, got {list(self.classes)}")
         object.__setattr__(self, "classes", tuple(str(c) for c in self.classes))
-        if self.input_size < 64 or self.input_size % 32:
-            raise ValueError(f"input_size must be a multiple of 32 and >= 64, got {self.input_size}")
+        for name in ("input_size", "input_height", "train_crop"):
+            value = getattr(self, name)
+            if value is not None and (value < 64 or value % 32):
+                raise ValueError(f"{name} must be a multiple of 32 and >= 64, got {value}")
+        if self.arch != "fcos_mnv3" and (self.input_height is not None or self.train_crop is not None):
+            raise ValueError(f"input_height and train_crop need arch fcos_mnv3, got arch {self.arch!r}")
         if self.fpn_channels < 32 or self.fpn_channels % 32:
             raise ValueError(f"fpn_channels must be a multiple of 32 and >= 32, got {self.fpn_channels}")
         _positive(self, "lr", "epochs", "batch_size", "max_detections", "head_convs")
@@ -118,6 +130,16 @@ class DetectorConfig:
                 raise ValueError(f"{name} must be in [0, 1], got {getattr(self, name)}")
         if not 0 <= self.scale_jitter < 1:
             raise ValueError(f"scale_jitter must be in [0, 1), got {self.scale_jitter}")
+
+    @property
+    def input_shape(self) -> tuple[int, int]:
+        """``(height, width)`` of the network input."""
+        return (self.input_height or self.input_size, self.input_size)
+
+    @property
+    def train_shape(self) -> tuple[int, int]:
+        """``(height, width)`` of one training image: the crop, else the whole input."""
+        return (self.train_crop, self.train_crop) if self.train_crop else self.input_shape
 
     @property
     def num_classes(self) -> int:

@@ -1,8 +1,9 @@
 """Torch dataset over a percept dataset folder (MOT layout + dataset.yaml) for detector training.
 
-Each item is one frame letterboxed to ``S x S`` (with training augmentation: scale jitter with a
-random placement, horizontal flip, brightness/contrast jitter) and its boxes in the same frame:
-``image (3, S, S)`` float32 RGB in [0, 1]; ``target = {"boxes": (N, 4) float32 xyxy network
+Each item is one frame letterboxed to the network input ``h x w`` (with training augmentation:
+scale jitter with a random placement, horizontal flip, brightness/contrast jitter), or a random
+``crop x crop`` window of it, and its boxes in the same frame: ``image (3, h, w)`` float32 RGB in
+[0, 1]; ``target = {"boxes": (N, 4) float32 xyxy network
 pixels, "labels": (N,) int64 = class_id + 1}`` (torchvision's convention, 0 = background).
 """
 
@@ -17,7 +18,7 @@ import torch
 from torch.utils.data import Dataset
 
 from perception.models.frames import frame_items
-from perception.models.preprocess import PAD_VALUE, letterbox_scale
+from perception.models.preprocess import PAD_VALUE, input_hw, letterbox_scale
 
 MIN_BOX_PX = 2.0  # boxes thinner than this after augmentation are dropped: nothing left to learn
 
@@ -46,12 +47,16 @@ class DetectionDataset(Dataset):
     """
 
     def __init__(
-        self, root: Path, *, split: str, input_size: int, augment: Augment = Augment(), seed: int = 0
+        self, root: Path, *, split: str, input_size: int | tuple[int, int], crop: int | None = None,
+        augment: Augment = Augment(), seed: int = 0,
     ) -> None:
+        """``input_size``: the network input, ``(h, w)`` or a square side; it sets the letterbox scale.
+        ``crop``: emit random ``crop x crop`` windows at that scale instead of the whole input."""
         self.items = [_Item(p, b, c) for p, b, c in frame_items(Path(root), split)]
         if not self.items:
             raise ValueError(f"{root}: split {split!r} has no frames")
-        self.input_size = input_size
+        self.input_hw = input_hw(input_size)
+        self.canvas_hw = (crop, crop) if crop else self.input_hw
         self.augment = augment
         self.seed = seed
         self.epoch = 0
@@ -71,7 +76,8 @@ class DetectionDataset(Dataset):
         canvas, boxes, keep = self._place(image, item.boxes, rng)
         if rng.random() < self.augment.hflip:
             canvas = canvas[:, ::-1]
-            boxes = np.column_stack([self.input_size - boxes[:, 2], boxes[:, 1], self.input_size - boxes[:, 0], boxes[:, 3]])
+            width = self.canvas_hw[1]
+            boxes = np.column_stack([width - boxes[:, 2], boxes[:, 1], width - boxes[:, 0], boxes[:, 3]])
         pixels = canvas[:, :, ::-1].astype(np.float32) / 255.0  # BGR -> RGB
         j = self.augment.color_jitter
         if j > 0:
@@ -88,20 +94,22 @@ class DetectionDataset(Dataset):
     def _place(
         self, image: np.ndarray, boxes: np.ndarray, rng: np.random.Generator
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        size = self.input_size
-        scale = letterbox_scale(image.shape, size)
+        height, width = self.canvas_hw
+        scale = letterbox_scale(image.shape, self.input_hw)
         ox = oy = 0.0
         j = self.augment.scale_jitter
         if j > 0:
             scale *= rng.uniform(1 - j, 1 + j)
-            free_x, free_y = size - image.shape[1] * scale, size - image.shape[0] * scale
+        if j > 0 or self.canvas_hw != self.input_hw:
+            # Random placement: shifted inside the canvas when smaller, cropped when larger.
+            free_x, free_y = width - image.shape[1] * scale, height - image.shape[0] * scale
             ox, oy = rng.uniform(min(0, free_x), max(0, free_x)), rng.uniform(min(0, free_y), max(0, free_y))
         warp = np.array([[scale, 0, ox], [0, scale, oy]], np.float64)
         canvas = cv2.warpAffine(
-            image, warp, (size, size), flags=cv2.INTER_LINEAR, borderValue=(PAD_VALUE,) * 3
+            image, warp, (width, height), flags=cv2.INTER_LINEAR, borderValue=(PAD_VALUE,) * 3
         )
         moved = boxes * scale + np.array([ox, oy, ox, oy])
-        clipped = np.clip(moved, 0, size)
+        clipped = np.clip(moved, 0, [width, height, width, height])
         wide = (clipped[:, 2] - clipped[:, 0] >= MIN_BOX_PX) & (clipped[:, 3] - clipped[:, 1] >= MIN_BOX_PX)
         # Keep a box only if enough of it is still in view to be recognisable.
         area = np.prod(moved[:, 2:] - moved[:, :2], axis=1)

@@ -1,6 +1,6 @@
 """Export a dense detector to ONNX and describe how to feed it (``preprocess.json``).
 
-The graph is ``DenseDetector``: a fixed ``S x S`` input, a free batch dimension, box decoding
+The graph is ``DenseDetector``: a fixed ``h x w`` input, a free batch dimension, box decoding
 inside; thresholding and NMS stay out of it (numpy, shared with the torch runtime), because
 torchvision's per-image NMS loop does not export with a dynamic batch.
 """
@@ -27,6 +27,7 @@ def preprocess_config(model: torch.nn.Module, config: DetectorConfig, opset: int
     return {
         "arch": config.arch,
         "input_size": config.input_size,
+        "input_height": config.input_shape[0],
         "layout": "NCHW float32 RGB, letterboxed top-left, (x/255 - mean)/std",
         "mean": mean,
         "std": std,
@@ -43,7 +44,7 @@ def preprocess_config(model: torch.nn.Module, config: DetectorConfig, opset: int
 def export_onnx(model: torch.nn.Module, config: DetectorConfig, path: Path, *, opset: int = OPSET) -> dict:
     """Write ``model`` as ONNX at ``path``; return its ``preprocess`` dict.
 
-    Graph: ``images (B, 3, S, S)`` -> ``boxes (B, A, 4)`` network pixels, ``scores (B, A, K)``.
+    Graph: ``images (B, 3, h, w)`` -> ``boxes (B, A, 4)`` network pixels, ``scores (B, A, K)``.
     The caller's model is not modified (a CPU copy is exported).
     """
     if config.arch not in DENSE_ARCHS:
@@ -52,8 +53,8 @@ def export_onnx(model: torch.nn.Module, config: DetectorConfig, path: Path, *, o
         raise ValueError(f"opset must be >= 17, got {opset}")
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    dense = DenseDetector(copy.deepcopy(model).cpu().eval(), config.input_size).eval()
-    dummy = torch.zeros(2, 3, config.input_size, config.input_size)
+    dense = DenseDetector(copy.deepcopy(model).cpu().eval(), config.input_shape).eval()
+    dummy = torch.zeros(2, 3, *config.input_shape)
     batch = {0: "batch"}
     with torch.no_grad():
         torch.onnx.export(

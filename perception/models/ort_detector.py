@@ -23,8 +23,10 @@ def check_preprocess(preprocess: Mapping[str, Any]) -> None:
     missing = [k for k in REQUIRED_KEYS if k not in preprocess]
     if missing:
         raise ValueError(f"preprocess is missing key(s) {missing}")
-    if not isinstance(preprocess["input_size"], int) or preprocess["input_size"] <= 0:
-        raise ValueError(f"preprocess input_size must be a positive int, got {preprocess['input_size']!r}")
+    for key in ("input_size", "input_height"):  # input_height is absent from square-input bundles
+        value = preprocess.get(key, preprocess["input_size"])
+        if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
+            raise ValueError(f"preprocess {key} must be a positive int, got {value!r}")
     for key in ("mean", "std"):
         if len(preprocess[key]) != 3:
             raise ValueError(f"preprocess {key} must have 3 values, got {preprocess[key]!r}")
@@ -64,6 +66,15 @@ class OrtDetector:
         names = [i.name for i in self.session.get_inputs()]
         if names != [preprocess["input_name"]]:
             raise ValueError(f"{onnx_path}: graph inputs {names}, preprocess says {preprocess['input_name']!r}")
+        graph_hw = tuple(self.session.get_inputs()[0].shape[2:])
+        if all(isinstance(d, int) for d in graph_hw) and graph_hw != self.input_shape:
+            raise ValueError(f"{onnx_path}: graph takes {graph_hw[0]}x{graph_hw[1]} (h x w) images, preprocess says "
+                             f"{self.input_shape[0]}x{self.input_shape[1]}")
+
+    @property
+    def input_shape(self) -> tuple[int, int]:
+        """``(height, width)`` of the network input."""
+        return self.preprocess.get("input_height", self.preprocess["input_size"]), self.preprocess["input_size"]
 
     @property
     def class_names(self) -> list[str]:
@@ -74,7 +85,7 @@ class OrtDetector:
         if len(images) == 0:
             return []
         p = self.preprocess
-        batch, scales = to_batch(images, size=p["input_size"], mean=p["mean"], std=p["std"])
+        batch, scales = to_batch(images, size=self.input_shape, mean=p["mean"], std=p["std"])
         boxes, scores = self.session.run(list(p["output_names"]), {p["input_name"]: batch})
         return [
             decode_detections(

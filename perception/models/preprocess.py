@@ -1,8 +1,9 @@
 """Numpy pre- and postprocessing shared by the torch and onnxruntime detectors (no torch here).
 
-Letterbox: a BGR frame ``(H, W, 3)`` is resized by ``scale = S / max(H, W)`` (aspect kept), placed
-at the top-left of an ``S x S`` canvas filled with ``PAD_VALUE``, converted to RGB and normalised.
-A box in network pixels maps back to frame pixels by dividing by ``scale``.
+Letterbox: a BGR frame ``(H, W, 3)`` is resized by ``scale = min(h / H, w / W)`` (aspect kept),
+placed at the top-left of an ``h x w`` canvas filled with ``PAD_VALUE``, converted to RGB and
+normalised. A box in network pixels maps back to frame pixels by dividing by ``scale``. Network
+input sizes are given as ``(h, w)`` or, for a square, one int.
 """
 
 from __future__ import annotations
@@ -17,32 +18,44 @@ from perception.types import Detections
 PAD_VALUE = 114  # mid-grey: the padding carries no edge the network could mistake for an object
 
 
-def letterbox_scale(shape: tuple[int, ...], size: int) -> float:
-    """Scale that fits an ``(H, W, ...)`` image inside ``size x size``."""
-    return size / max(shape[0], shape[1])
+def input_hw(size: int | Sequence[int]) -> tuple[int, int]:
+    """``(h, w)`` of a network input given as ``(h, w)`` or as one int for a square."""
+    if isinstance(size, (int, np.integer)):
+        return int(size), int(size)
+    h, w = size
+    return int(h), int(w)
 
 
-def letterbox(image: np.ndarray, size: int) -> tuple[np.ndarray, float]:
-    """``(S, S, 3)`` uint8 RGB canvas holding the resized BGR ``image`` at the top-left; and its scale."""
+def letterbox_scale(shape: tuple[int, ...], size: int | Sequence[int]) -> float:
+    """Scale that fits an ``(H, W, ...)`` image inside a network input of ``size``."""
+    h, w = input_hw(size)
+    return min(h / shape[0], w / shape[1])
+
+
+def letterbox(image: np.ndarray, size: int | Sequence[int]) -> tuple[np.ndarray, float]:
+    """``(h, w, 3)`` uint8 RGB canvas holding the resized BGR ``image`` at the top-left; and its scale."""
     if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
         raise ValueError(f"image must be (H, W, 3) uint8 BGR, got {image.shape} {image.dtype}")
-    scale = letterbox_scale(image.shape, size)
-    w, h = max(1, round(image.shape[1] * scale)), max(1, round(image.shape[0] * scale))
-    canvas = np.full((size, size, 3), PAD_VALUE, np.uint8)
+    out_h, out_w = input_hw(size)
+    scale = letterbox_scale(image.shape, (out_h, out_w))
+    w = min(out_w, max(1, round(image.shape[1] * scale)))
+    h = min(out_h, max(1, round(image.shape[0] * scale)))
+    canvas = np.full((out_h, out_w, 3), PAD_VALUE, np.uint8)
     canvas[:h, :w] = cv2.resize(image, (w, h), interpolation=cv2.INTER_LINEAR)[:, :, ::-1]
     return canvas, scale
 
 
 def to_batch(
-    images: Sequence[np.ndarray], *, size: int, mean: Sequence[float], std: Sequence[float]
+    images: Sequence[np.ndarray], *, size: int | Sequence[int], mean: Sequence[float], std: Sequence[float]
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Network input ``(B, 3, S, S)`` float32 (normalised RGB) and the per-image scales ``(B,)``."""
-    batch = np.empty((len(images), 3, size, size), np.float32)
+    """Network input ``(B, 3, h, w)`` float32 (normalised RGB) and the per-image scales ``(B,)``."""
+    out_h, out_w = input_hw(size)
+    batch = np.empty((len(images), 3, out_h, out_w), np.float32)
     scales = np.empty(len(images), np.float64)
     m = np.asarray(mean, np.float32).reshape(3, 1, 1)
     s = np.asarray(std, np.float32).reshape(3, 1, 1)
     for i, image in enumerate(images):
-        canvas, scales[i] = letterbox(image, size)
+        canvas, scales[i] = letterbox(image, (out_h, out_w))
         batch[i] = (canvas.transpose(2, 0, 1).astype(np.float32) / 255.0 - m) / s
     return batch, scales
 

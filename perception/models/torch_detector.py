@@ -27,7 +27,7 @@ class TorchDetector:
         self.config = config
         self.model = copy.deepcopy(model).to(self.device).eval()  # the caller's model stays as it was
         self.mean, self.std = normalisation(model)
-        self.dense = DenseDetector(self.model, config.input_size) if config.arch in DENSE_ARCHS else None
+        self.dense = DenseDetector(self.model, config.input_shape) if config.arch in DENSE_ARCHS else None
 
     @torch.inference_mode()
     def detect(self, images: Sequence[np.ndarray]) -> list[Detections]:
@@ -37,7 +37,7 @@ class TorchDetector:
         cfg = self.config
         if self.dense is None:
             return self._detect_two_stage(images)
-        batch, scales = to_batch(images, size=cfg.input_size, mean=self.mean, std=self.std)
+        batch, scales = to_batch(images, size=cfg.input_shape, mean=self.mean, std=self.std)
         boxes, scores = self.dense(torch.from_numpy(batch).to(self.device))
         boxes, scores = boxes.float().cpu().numpy(), scores.float().cpu().numpy()
         return [

@@ -119,7 +119,8 @@ def train_detector(
     dataset = DetectionDataset(
         Path(data_root),
         split="train",
-        input_size=config.input_size,
+        input_size=config.input_shape,
+        crop=config.train_crop,
         augment=Augment(config.hflip, config.color_jitter, config.scale_jitter),
         seed=config.seed,
     )

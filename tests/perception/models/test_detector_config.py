@@ -20,6 +20,11 @@ from perception.models.config import DetectorConfig
         ({"classes": ["a", "a"]}, "unique"),
         ({"input_size": 300}, "multiple of 32"),
         ({"input_size": 32}, "multiple of 32"),
+        ({"input_size": 512, "input_height": 320, "train_crop": 256}, None),
+        ({"input_height": 300}, "input_height must be a multiple of 32"),
+        ({"train_crop": 32}, "train_crop must be a multiple of 32"),
+        ({"arch": "ssdlite", "input_height": 256}, "need arch fcos_mnv3"),
+        ({"arch": "fasterrcnn_mnv3", "train_crop": 256}, "need arch fcos_mnv3"),
         ({"fpn_channels": 48}, "fpn_channels"),
         ({"lr": 0}, "lr must be > 0"),
         ({"epochs": 0}, "epochs must be > 0"),
@@ -40,3 +45,16 @@ def test_config_validation(values: dict, error: str | None) -> None:
     else:
         with pytest.raises(ValueError, match=error):
             override(DetectorConfig(), values)
+
+
+@pytest.mark.parametrize(
+    "values, input_shape, train_shape",
+    [
+        ({}, (320, 320), (320, 320)),
+        ({"input_size": 512, "input_height": 320}, (320, 512), (320, 512)),
+        ({"input_size": 512, "input_height": 320, "train_crop": 256}, (320, 512), (256, 256)),
+    ],
+)
+def test_input_and_training_shapes(values: dict, input_shape, train_shape) -> None:
+    cfg = override(DetectorConfig(), values)
+    assert cfg.input_shape == input_shape and cfg.train_shape == train_shape

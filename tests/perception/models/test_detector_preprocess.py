@@ -13,12 +13,17 @@ from perception.models.preprocess import PAD_VALUE, decode_detections, letterbox
         ((640, 384, 3), 320, 0.5, (320, 192)),
         ((100, 100, 3), 64, 0.64, (64, 64)),
         ((1, 3000, 3), 64, 64 / 3000, (1, 64)),
+        # Rectangular inputs (h, w): the scale is the tighter of the two sides.
+        ((384, 640, 3), (320, 512), 0.8, (307, 512)),
+        ((576, 768, 3), (320, 512), 320 / 576, (320, 427)),
+        ((640, 384, 3), (320, 512), 0.5, (320, 192)),
     ],
 )
 def test_letterbox_places_image_top_left(shape, size, scale, content) -> None:
     image = np.full(shape, 200, np.uint8)
     canvas, got = letterbox(image, size)
-    assert canvas.shape == (size, size, 3) and got == pytest.approx(scale)
+    out_h, out_w = (size, size) if isinstance(size, int) else size
+    assert canvas.shape == (out_h, out_w, 3) and got == pytest.approx(scale)
     h, w = content
     assert (canvas[:h, :w] == 200).all()
     assert (canvas[h:, :] == PAD_VALUE).all() and (canvas[:, w:] == PAD_VALUE).all()

@@ -96,6 +96,45 @@ def test_dataset_items_and_augmentation_keep_boxes_on_the_objects(tiny_dataset: 
         DetectionDataset(tiny_dataset, split="val", input_size=128)
 
 
+def test_crops_are_windows_of_the_frame_at_the_input_scale(tiny_dataset: Path) -> None:
+    whole = DetectionDataset(tiny_dataset, split="train", input_size=(128, 192))  # scale 1: frames are 192x128
+    crops = DetectionDataset(tiny_dataset, split="train", input_size=(128, 192), crop=64, seed=2)
+    image, target = whole[0]
+    assert image.shape == (3, 128, 192)
+    seen_red = 0
+    for epoch in range(6):
+        crops.set_epoch(epoch)
+        window, cut = crops[0]
+        assert window.shape == (3, 64, 64)
+        boxes = cut["boxes"].numpy()
+        assert ((boxes >= 0) & (boxes <= 64)).all() and (boxes[:, 2:] > boxes[:, :2]).all()
+        # Same scale as the whole input: a box that is not cut by the window keeps its size.
+        for box, label in zip(boxes, cut["labels"].tolist()):
+            full = target["boxes"][target["labels"] == label][0].numpy()
+            if box[0] > 0 and box[1] > 0 and box[2] < 64 and box[3] < 64:
+                np.testing.assert_allclose(box[2:] - box[:2], full[2:] - full[:2], atol=1e-3)
+            if label == 1 and (box[2:] - box[:2]).min() > 6:  # the red rectangle is where its box says
+                x1, y1, x2, y2 = np.round(box + [2, 2, -2, -2]).astype(int)
+                red, green = window[0, y1:y2, x1:x2].mean(), window[1, y1:y2, x1:x2].mean()
+                assert red > 0.7 and green < 0.3, (red, green)
+                seen_red += 1
+    assert seen_red >= 1
+
+
+def test_crop_training_gives_a_rectangular_detector(tiny_dataset: Path, tiny_config, tmp_path: Path) -> None:
+    import cv2
+
+    cfg = override(tiny_config, {"input_size": 192, "input_height": 128, "train_crop": 64, "epochs": 1})
+    result = train_detector(data_root=tiny_dataset, out_dir=tmp_path, config=cfg, device="cpu")
+    assert result.epochs[0]["images"] == 16 and np.isfinite(result.epochs[0]["loss"])
+    model, loaded = load_detector(result.model_path)
+    assert loaded.input_shape == (128, 192) and loaded.train_shape == (64, 64)
+    detector = TorchDetector(model, override(loaded, {"score_threshold": 0.0}), device="cpu")
+    assert detector.dense.anchors.shape[0] == sum((128 // s) * (192 // s) for s in (8, 16, 32)) + 2 * 3
+    dets = detector.detect([cv2.imread(str(tiny_dataset / "c" / "img1" / "000001.jpg"))])[0]
+    assert len(dets) >= 1 and (dets.xyxy[:, 2] <= W).all() and (dets.xyxy[:, 3] <= H).all()
+
+
 @pytest.mark.parametrize("arch", ["ssdlite", "fasterrcnn_mnv3", "fcos_mnv3"])
 def test_every_arch_builds_offline_trains_a_step_and_detects(arch: str, tiny_config) -> None:
     cfg = override(tiny_config, {"arch": arch, "input_size": 128})

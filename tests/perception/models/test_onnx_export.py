@@ -40,13 +40,15 @@ def _matched(ref: Detections, got: Detections) -> float:
     return hits / len(ref)
 
 
-@pytest.fixture(scope="module", params=["fcos_mnv3", "ssdlite"])
+@pytest.fixture(scope="module", params=["fcos_mnv3", "fcos_mnv3 rect", "ssdlite"])
 def exported(request, tiny_trained, tmp_path_factory: pytest.TempPathFactory):
-    # FCOS: the few-step tiny model (untrained FCOS boxes are degenerate, so IoU says nothing);
+    # FCOS: the few-step tiny model (untrained FCOS boxes are degenerate, so IoU says nothing),
+    # square as trained and on a 128x192 input (a conv net runs at any shape);
     # SSDlite: untrained, fixed seed (its boxes are anchors). Thresholds low enough for many boxes.
-    if request.param == "fcos_mnv3":
+    if request.param.startswith("fcos_mnv3"):
         model, cfg = load_detector(tiny_trained[0].model_path)
-        cfg = override(cfg, {"score_threshold": 0.05, "max_detections": 50})
+        shape = {"input_size": 192, "input_height": 128} if request.param.endswith("rect") else {}
+        cfg = override(cfg, {"score_threshold": 0.05, "max_detections": 50, **shape})
     else:
         cfg = DetectorConfig(arch="ssdlite", input_size=128, score_threshold=0.25, max_detections=50)
         torch.manual_seed(0)
@@ -69,9 +71,9 @@ def test_ort_matches_torch_for_any_batch_size(exported) -> None:
     ort_det = OrtDetector(path, preprocess, providers=["CPUExecutionProvider"])
     frames = _frames()
     # The graphs agree to float precision...
-    batch, _ = to_batch(frames, size=cfg.input_size, mean=preprocess["mean"], std=preprocess["std"])
+    batch, _ = to_batch(frames, size=cfg.input_shape, mean=preprocess["mean"], std=preprocess["std"])
     with torch.no_grad():
-        ref_boxes, ref_scores = (t.numpy() for t in DenseDetector(model, cfg.input_size)(torch.from_numpy(batch)))
+        ref_boxes, ref_scores = (t.numpy() for t in DenseDetector(model, cfg.input_shape)(torch.from_numpy(batch)))
     boxes, scores = ort_det.session.run(None, {"images": batch})
     np.testing.assert_allclose(boxes, ref_boxes, atol=1e-2)
     np.testing.assert_allclose(scores, ref_scores, atol=1e-4)
@@ -89,7 +91,8 @@ def test_exported_graph_declares_a_dynamic_batch_and_opset(exported) -> None:
     _, cfg, path, preprocess = exported
     graph = onnx.load(str(path)).graph
     dims = graph.input[0].type.tensor_type.shape.dim
-    assert dims[0].dim_param == "batch" and [d.dim_value for d in dims[1:]] == [3, 128, 128]
+    assert dims[0].dim_param == "batch" and [d.dim_value for d in dims[1:]] == [3, *cfg.input_shape]
+    assert (preprocess["input_height"], preprocess["input_size"]) == cfg.input_shape
     assert preprocess["opset"] >= 17 and preprocess["class_names"] == list(cfg.classes)
     assert preprocess["output_names"] == ["boxes", "scores"]
 
@@ -115,6 +118,8 @@ def test_export_rejects(change: dict, error: str, tmp_path: Path) -> None:
         (lambda p: p.update(input_name="pixels"), "graph inputs"),
         (lambda p: p.update(std=[1, 1]), "std must have 3 values"),
         (lambda p: p.update(input_size=0), "input_size"),
+        (lambda p: p.update(input_height=True), "input_height"),
+        (lambda p: p.update(input_size=p["input_size"] + 32), "graph takes"),
     ],
 )
 def test_ort_detector_rejects_bad_preprocess(exported, mutate, error: str) -> None:
