@@ -1,7 +1,9 @@
 """Detector accuracy benchmark: train the default architecture from scratch under a time budget on
 a synthetic dataset, evaluate COCO mAP on the held-out test sequences.
 
-``python -m bench.detector`` (goal: mAP@0.5 >= 0.60 after <= 10 min on 2 CPU cores).
+``python -m bench.detector`` (goal: mAP@0.5 >= 0.60 after <= 10 min on 2 CPU cores). The config is
+the shipped one: ``params.yaml`` ``detector:`` and ``train:`` (what ``percept train`` and the
+retrain flow use).
 ``cpu_s`` is the process CPU time: on a shared machine ``cpu_s / 2`` estimates the quiet wall time.
 Environment: ``PERCEPT_BENCH_MINUTES`` (budget, default 10; 0 = none, train ``epochs`` from the
 overrides), ``PERCEPT_BENCH_OVERRIDES`` (JSON
@@ -28,10 +30,11 @@ def run(
     *, minutes: float | None = None, overrides: Mapping[str, Any] | None = None, work: Path | None = None
 ) -> list[dict]:
     """Rows: one for all classes then one per class (``map50``, ``map``, ``train_s``, ...)."""
-    from perception.config import override
+    from perception.config import load_params, override
     from perception.data.synthetic import write_dataset
     from perception.eval.detection import evaluate_detector
-    from perception.models import DetectorConfig, TorchDetector, load_detector, train_detector
+    from perception.models import TorchDetector, load_detector, train_detector
+    from perception.models.config import config_from_params
 
     minutes = float(os.environ.get("PERCEPT_BENCH_MINUTES", 10)) if minutes is None else minutes
     overrides = json.loads(os.environ.get("PERCEPT_BENCH_OVERRIDES", "{}")) if overrides is None else overrides
@@ -41,7 +44,8 @@ def run(
         if not (data / "dataset.yaml").exists():
             write_dataset(data, sequences=SEQUENCES, frames=FRAMES, seed=SEED)
         budget = {"max_train_minutes": minutes} if minutes > 0 else {}
-        config = override(DetectorConfig(), {"epochs": 1000, "threads": 2, **overrides, **budget})
+        shipped = config_from_params(load_params(Path(__file__).resolve().parents[1] / "params.yaml"))
+        config = override(shipped, {"epochs": 1000, "threads": 2, **overrides, **budget})
         start, cpu_start = time.perf_counter(), time.process_time()
         result = train_detector(data_root=data, out_dir=work / "train", config=config)
         train_s, cpu_s = time.perf_counter() - start, time.process_time() - cpu_start

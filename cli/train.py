@@ -17,7 +17,11 @@ def train(
     arch: Optional[str] = typer.Option(None, "--arch", help="fcos_mnv3 | ssdlite | fasterrcnn_mnv3 (no bundle)."),
     epochs: Optional[int] = typer.Option(None, "--epochs", min=1, help="Passes over the train split."),
     lr: Optional[float] = typer.Option(None, "--lr", help="Peak learning rate."),
-    input_size: Optional[int] = typer.Option(None, "--input-size", help="Square network input, pixels."),
+    input_size: Optional[int] = typer.Option(None, "--input-size", help="Network input width, pixels (multiple of 32)."),
+    input_height: Optional[int] = typer.Option(
+        None, "--input-height", help="Network input height, pixels (default: params.yaml; unset there = square)."),
+    train_crop: Optional[int] = typer.Option(
+        None, "--train-crop", help="Train on random square crops of this side at the input's scale (fcos_mnv3)."),
     minutes: Optional[float] = typer.Option(None, "--minutes", help="Wall-clock training budget."),
     params: Path = typer.Option(Path("params.yaml"), "--params", help="detector:/train:/tracker: keys."),
 ) -> None:
@@ -25,7 +29,8 @@ def train(
     from perception.config import load_params, override
     from perception.models.config import config_from_params
 
-    cli_values = {"arch": arch, "epochs": epochs, "lr": lr, "input_size": input_size, "max_train_minutes": minutes}
+    cli_values = {"arch": arch, "epochs": epochs, "lr": lr, "input_size": input_size, "input_height": input_height,
+                  "train_crop": train_crop, "max_train_minutes": minutes}
     try:
         values = load_params(params)
         config = override(config_from_params(values), {k: v for k, v in cli_values.items() if v is not None})

@@ -59,7 +59,7 @@ class SweepConfig:
     candidates: tuple[Mapping[str, Any], ...] = (
         {"name": "fcos-lr2e-3"},
         {"name": "fcos-lr4e-3", "lr": 0.004},
-        {"name": "fcos-384", "input_size": 384},
+        {"name": "fcos-640x384", "input_size": 640, "input_height": 384},
     )
     worker_retries: int = 2
     task_retries: int = 1
