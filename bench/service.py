@@ -1,6 +1,7 @@
 """Service overhead, multi-stream scaling and hot-swap (``python -m bench.service``).
 
-Serves a fixed-seed untrained bundle (same graph and cost as a trained one) from a temporary MLflow
+Serves a fixed-seed untrained bundle (same graph, input shape from ``params.yaml`` ``detector:``, and
+so the same cost as the trained champion) from a temporary MLflow
 registry with ``percept serve`` in its own process on 127.0.0.1 (so the load generator does not share
 its GIL), and measures:
 - latency p50/p99 and aggregate frames/s for 1, 4 and 8 concurrent streams over HTTP and WebSocket,
@@ -192,11 +193,14 @@ def run(
     old_home = os.environ.get("PERCEPT_HOME")
     os.environ["PERCEPT_HOME"] = str(tmp / "home")
     try:
+        from perception.config import load_params
+        from perception.models.config import config_from_params
         from registry.bundles import register_bundle
         from registry.ledger import move_alias
         from services.perception.testing import free_port, untrained_bundle, wait_ready
 
-        bundle = untrained_bundle(tmp / "b1")
+        shipped = config_from_params(load_params(Path(__file__).resolve().parents[1] / "params.yaml"))
+        bundle = untrained_bundle(tmp / "b1", input_size=shipped.input_size, input_height=shipped.input_height)
         shutil.copytree(bundle, tmp / "b2")
         v1 = register_bundle(bundle).version
         v2 = register_bundle(tmp / "b2").version

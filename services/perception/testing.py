@@ -15,10 +15,12 @@ import uvicorn
 
 
 def untrained_bundle(
-    out_dir: Path, *, seed: int = 0, input_size: int = 320, score_threshold: float = 0.05
+    out_dir: Path, *, seed: int = 0, input_size: int = 320, input_height: int | None = None,
+    score_threshold: float = 0.05,
 ) -> Path:
     """A complete bundle folder at ``out_dir``: the default arch with random weights (boxes are
-    meaningless but plentiful at a low threshold), a permissive ByteTrack config, a stub report."""
+    meaningless but plentiful at a low threshold) on an ``input_height x input_size`` input (square
+    when no height), a permissive ByteTrack config, a stub report."""
     import torch
 
     from perception.bundle import write_bundle
@@ -28,7 +30,8 @@ def untrained_bundle(
     from perception.models.export import export_onnx
 
     torch.manual_seed(seed)
-    config = override(DetectorConfig(), {"input_size": input_size, "score_threshold": score_threshold})
+    shape = {"input_size": input_size, "input_height": input_height}
+    config = override(DetectorConfig(), {**shape, "score_threshold": score_threshold})
     model = build_detector(config).eval()
     onnx_path = Path(out_dir).with_name(Path(out_dir).name + ".onnx")
     preprocess = export_onnx(model, config, onnx_path)
