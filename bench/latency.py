@@ -46,6 +46,10 @@ def _rows(config, *, repeats: int, threads: int) -> list[dict]:
             "torch": TorchDetector(model, config, device="cpu"),
             "onnxruntime": OrtDetector(Path(tmp) / "model.onnx", preprocess, threads=threads,
                                        providers=["CPUExecutionProvider"]),
+            # Spinning intra-op threads: lower latency on an idle machine, more CPU (the service's
+            # default is off; see OrtDetector).
+            "onnxruntime spin": OrtDetector(Path(tmp) / "model.onnx", preprocess, threads=threads, spin=True,
+                                            providers=["CPUExecutionProvider"]),
         }
         for name, det in detectors.items():
             table = detector_latency(det, batch_sizes=BATCH_SIZES, repeats=repeats)
