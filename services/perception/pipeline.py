@@ -6,13 +6,15 @@
 
 The batcher takes the first waiting frame, waits at most ``batch_window_ms`` after its arrival for
 more (up to ``max_batch``), drops frames that already waited longer than the staleness budget, and
-runs the rest through one ``detect`` call. Detection and tracking are two stages: while batch k is
+runs the rest through one ``detect`` call; when another detect worker is idle, the waiting frames
+are split between them instead (two half batches, one per core). Detection and tracking are two stages: while batch k is
 tracked and published, batch k+1 is already in ORT, so the detector does not sit idle while replies
 go out and the next frames come in. Batches are tracked and published strictly in the order they
 were formed, on one thread, which keeps each stream's frames in arrival order, as the trackers need.
 At most ``detect_workers`` batches are in ORT and one more is being tracked, so nothing queues
-unbounded. A batch that starts while another is in ORT runs on the model's single-threaded session
-(``LoadedModel.side_detector``): the cores are taken, and intra-op threads would only cost CPU.
+unbounded. A batch that shares the cores (another batch is in ORT, or is formed right beside it)
+runs on the model's single-threaded session (``LoadedModel.side_detector``): intra-op threads would
+only cost CPU there. A lone batch (one stream, one frame at a time) gets the all-cores session.
 Backpressure: when ``max_pending`` frames are queued the oldest queued frame is dropped (its caller
 gets 503): fresh frames matter more to control.
 """
@@ -107,7 +109,7 @@ class Pipeline:
         self._detect_slots = asyncio.Semaphore(workers)
         self._batch_slots = asyncio.Semaphore(workers + 1)  # + the one being tracked
         self._batches: dict[asyncio.Task, list[Job]] = {}
-        self._detecting = 0  # batches in ORT now
+        self._detect_held = 0  # detect slots taken: batches formed and not yet through ORT
         self._last_batch: asyncio.Task | None = None
         self._worker: asyncio.Task | None = None
 
@@ -209,26 +211,32 @@ class Pipeline:
         while True:
             await self._batch_slots.acquire()
             await self._detect_slots.acquire()
+            self._detect_held += 1
             try:
-                jobs, model = await self._next_batch()
+                jobs, model, crowded = await self._next_batch()
             except asyncio.CancelledError:
-                self._detect_slots.release()
+                self._release_detect_slot()
                 self._batch_slots.release()
                 raise
             except Exception:  # never let one bad batch stop the service
                 log.exception("forming a batch failed")
-                jobs, model = [], None
+                jobs, model, crowded = [], None, False
             if not jobs:
-                self._detect_slots.release()
+                self._release_detect_slot()
                 self._batch_slots.release()
                 continue
             previous = self._last_batch
-            task = asyncio.get_running_loop().create_task(self._run_batch(model, jobs, previous))
+            task = asyncio.get_running_loop().create_task(self._run_batch(model, jobs, previous, crowded))
             self._batches[task] = jobs
             self._last_batch = task
 
-    async def _next_batch(self) -> tuple[list[Job], LoadedModel | None]:
-        """The next batch's jobs (stale ones dropped) and the model that serves the whole batch."""
+    def _release_detect_slot(self) -> None:
+        self._detect_held -= 1
+        self._detect_slots.release()
+
+    async def _next_batch(self) -> tuple[list[Job], LoadedModel | None, bool]:
+        """The next batch's jobs (stale ones dropped), the model that serves the whole batch, and
+        whether the batch shares the cores (another batch is in ORT or is about to start beside it)."""
         while not self._queue:
             self._wakeup.clear()
             await self._wakeup.wait()
@@ -247,7 +255,12 @@ class Pipeline:
         jobs: list[Job] = []
         budget = self.settings.staleness_budget_ms / 1000.0
         now = time.time()
-        while self._queue and len(jobs) < self.settings.max_batch:
+        # Idle workers share the queue: two half batches, one single-threaded call per core, beat one
+        # batch on two intra-op threads while the other worker waits (the next frames only come after
+        # the replies).
+        idle_workers = self.settings.detect_workers - self._detect_held  # this batch holds a slot already
+        size = min(self.settings.max_batch, -(-len(self._queue) // (1 + idle_workers)))
+        while self._queue and len(jobs) < size:
             job = self._queue.popleft()
             if job.future.done():  # caller went away
                 continue
@@ -264,21 +277,22 @@ class Pipeline:
             for job in jobs:
                 self._land(job)
                 job.future.set_exception(FrameRejected(503, "no model is loaded"))
-            return [], None
-        return jobs, model
+            return [], None, False
+        crowded = self._detect_held > 1 or (bool(self._queue) and idle_workers > 0)
+        return jobs, model, crowded
 
-    async def _run_batch(self, model: LoadedModel, jobs: list[Job], previous: asyncio.Task | None) -> None:
-        """Detect (holding a detect slot), then track and publish after the previous batch did."""
+    async def _run_batch(
+        self, model: LoadedModel, jobs: list[Job], previous: asyncio.Task | None, crowded: bool
+    ) -> None:
+        """Detect (holding a detect slot), then track and publish after the previous batch did.
+        ``crowded``: other batches share the cores, so this one runs on the single-threaded session."""
         loop = asyncio.get_running_loop()
-        beside_another = self._detecting > 0
-        detector = model.side_detector if beside_another and model.side_detector is not None else model.detector
-        self._detecting += 1
+        detector = model.side_detector if crowded and model.side_detector is not None else model.detector
         try:
             try:
                 detections = await loop.run_in_executor(self._detect_pool, self._detect, detector, jobs)
             finally:
-                self._detecting -= 1
-                self._detect_slots.release()
+                self._release_detect_slot()
             if previous is not None:
                 await asyncio.wait([previous])  # its outcome is its own; only its order matters here
             results = await loop.run_in_executor(self._track_pool, self._track, model, jobs, detections)

@@ -28,8 +28,11 @@ class ServiceSettings:
     batch_window_ms: float = 3.0
     """How long the batcher waits for frames of other streams after the first one. Longer windows give
     bigger ORT batches (throughput) but add up to this much latency to every frame."""
-    max_batch: int = 8
-    """Frames per ORT call at most; bounds the latency of one call."""
+    max_batch: int = 2
+    """Frames per ORT call at most; bounds the latency of one call. Small on CPU: there a batched call
+    costs more per image, not less (single-threaded ORT, 512x320 FCOS: 46 ms per image at batch 1,
+    49 at 2, 54 at 4, ~68 at 8), so throughput comes from one call per core (``detect_workers``), and
+    pairs cost little. 8 streams, 2 cores: 31 frames/s at 2, 30 at 4, 29 at 8. Raise it on a GPU."""
     detect_workers: int = 2
     """Batches in ORT at once (each on its own thread, one session). A lone stream that waits for each
     reply has one frame in flight, so this matters with several streams: two keep both cores of a 2-core

@@ -38,7 +38,13 @@ class TimedDetector(BrightBoxDetector):
         out = super().detect(images)
         with self._lock:
             self.active -= 1
+            self.events.append(("detect_end", time.perf_counter()))
         return out
+
+    def windows(self) -> list[tuple[float, float]]:
+        starts = [t for kind, t in self.events if kind == "detect_start"]
+        ends = [t for kind, t in self.events if kind == "detect_end"]
+        return list(zip(starts, ends))  # calls end in start order here: one sleep length per detector
 
 
 class RecordingTracker:
@@ -138,10 +144,31 @@ def test_a_batch_beside_another_runs_on_the_side_detector(workers, side_used):
         await pipeline.stop()
 
     asyncio.run(run())
-    assert len(main.batches) + len(side.batches) == 9 and main.batches
-    assert bool(side.batches) == side_used
-    # The all-cores session never takes a batch while another is in ORT; single-threaded runs may pair.
-    assert main.max_active == 1 and side.max_active <= workers
+    assert len(main.batches) + len(side.batches) == 9
+    assert bool(side.batches) == side_used and (side_used or len(main.batches) == 9)
+    # The all-cores session never runs beside another batch; single-threaded runs may pair.
+    assert main.max_active <= 1 and side.max_active <= workers
+    for m_start, m_end in main.windows():
+        assert all(s_end <= m_start or s_start >= m_end for s_start, s_end in side.windows())
+
+
+def test_idle_workers_split_the_waiting_frames():
+    main, side = TimedDetector([0.05]), TimedDetector([0.05])
+
+    async def run():
+        pipeline, _ = _pipeline(main, workers=2, max_batch=8, side=side)
+        pipeline.start()
+        futures = [pipeline.enqueue(f"cam{i}", bright_frame(10), capture_ts=1.0) for i in range(8)]
+        await asyncio.gather(*futures)
+        lone = await pipeline.enqueue("cam0", bright_frame(10), capture_ts=2.0)  # nothing else waiting
+        await pipeline.stop()
+        return lone
+
+    lone = asyncio.run(run())
+    # Eight frames and two idle workers: two batches of four, side by side, single-threaded;
+    # then a frame alone gets the all-cores session.
+    assert side.batches == [4, 4] and side.max_active == 2
+    assert main.batches == [1] and lone.frame_index == 1
 
 
 def test_stop_answers_frames_in_flight():
