@@ -251,7 +251,32 @@ def main() -> None:
         swap_s = f"{r['swap_s']:.2f}" if "swap_s" in r else ""
         numbers = [f"{r[k]:.1f}" for k in ("p50_ms", "p99_ms", "fps", "srv_cpu_ms", "cli_cpu_ms")]
         table.add_row(r["mode"], str(r["streams"]), *numbers, str(r["dropped"]), str(r["failed"]), swap_s)
-    Console().print(table)
+    console = Console()
+    console.print(table)
+    for line in goals(rows):
+        console.print(line)
+
+
+def goals(rows: list[dict]) -> list[str]:
+    """The issue's goals from the rows, repeats averaged: overhead at 1 stream, 8 streams vs 1, swap."""
+    def fps(mode: str, streams: int) -> float:
+        values = [r["fps"] for r in rows if r["mode"] == mode and r["streams"] == streams]
+        return float(np.mean(values)) if values else nan
+
+    bare = fps("bare ORT+track", 1)
+    lines = []
+    for mode in ("http", "ws"):
+        one, eight = fps(mode, 1), fps(mode, 8)
+        if not np.isnan(one):
+            lines.append(f"{mode}: 1 stream {one:.1f} frames/s vs bare {bare:.1f}: overhead {1 - one / bare:+.1%} "
+                         "(goal <= 10%)")
+        if not np.isnan(one) and not np.isnan(eight):
+            lines.append(f"{mode}: 8 streams {eight:.1f} frames/s = {eight / one:.2f}x 1 stream (goal >= 1.5x)")
+    for r in rows:
+        if "swap_s" in r:
+            lines.append(f"hot-swap: {r['swap_s']:.2f} s to the new version's first message (goal <= 2 s), "
+                         f"{r['failed']} failed requests (goal 0)")
+    return lines
 
 
 if __name__ == "__main__":

@@ -43,7 +43,10 @@ def serve(
     uri = f"models:/{settings.model_name}@{settings.alias}"
     console.print(f"serving {uri} on http://{host}:{port} (docs at /docs)")
     app = create_app(settings)
-    uvicorn.run(app, host=host, port=port, log_level="info", ws_max_size=settings.max_body_bytes)
+    # No permessage-deflate: frames are JPEG/PNG (nothing left to compress) and deflating them cost
+    # both ends CPU on every message.
+    uvicorn.run(app, host=host, port=port, log_level="info", ws_max_size=settings.max_body_bytes,
+                ws_per_message_deflate=False)
 
 
 def stream(

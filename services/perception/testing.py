@@ -54,7 +54,8 @@ def free_port() -> int:
 def running(app, *, ws_max_size: int = 16 * 1024 * 1024) -> Iterator[str]:
     """Serve ``app`` with a real uvicorn on 127.0.0.1:<free port>; yields the base URL."""
     port = free_port()
-    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", ws_max_size=ws_max_size)
+    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", ws_max_size=ws_max_size,
+                            ws_per_message_deflate=False)  # as `percept serve`
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
