@@ -61,6 +61,10 @@ def stream(
         None, "--calibration",
         help="Camera for range/TTC: a dataset.yaml (its camera: block) or a YAML/JSON camera file.",
     ),
+    wait: float = typer.Option(
+        60.0, "--wait", min=0,
+        help="Seconds to wait for the service to be up with a model loaded before sending (0: don't wait).",
+    ),
     realtime: bool = typer.Option(
         True, "--realtime/--no-realtime",
         help="Act like a live camera: frames keep their own timing and are skipped when the service "
@@ -71,7 +75,7 @@ def stream(
     from rich.progress import Progress
 
     from perception.data.sources import open_source
-    from services.perception.client import StreamClient, annotate
+    from services.perception.client import StreamClient, annotate, wait_ready
 
     camera = _load_camera(calibration) if calibration is not None else None
     try:
@@ -83,6 +87,9 @@ def stream(
     started = time.perf_counter()
     clock = _CameraClock(period_s=1.0 / (src.fps or 10.0)) if realtime else None
     try:
+        if wait > 0:
+            with console.status(f"waiting for {server} to have a model loaded"):
+                wait_ready(server, wait)
         if camera is not None:
             _put_calibration(server, stream_id, camera)
         with (

@@ -4,6 +4,7 @@ and ``annotate`` to draw a message onto its frame."""
 from __future__ import annotations
 
 import json
+import time
 from typing import Any
 
 import cv2
@@ -12,6 +13,27 @@ import numpy as np
 from websockets.sync.client import connect
 
 from services.perception.imaging import encode_jpeg
+
+
+def wait_ready(server: str, timeout: float, *, poll_s: float = 0.25) -> dict[str, Any]:
+    """Wait until the service at ``server`` has a model loaded (``GET /readyz``); its answer.
+
+    A service that is still starting (connection refused) or still loading its model is asked again
+    until ``timeout`` seconds have passed; then ``TimeoutError`` says what it last answered."""
+    url = f"{server.rstrip('/')}/readyz"
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            r = httpx.get(url, timeout=max(1.0, poll_s))
+            answer = r.json() if r.headers.get("content-type", "").startswith("application/json") else {}
+            if r.status_code == 200 and answer.get("ready"):
+                return answer
+            reason = answer.get("detail") or f"HTTP {r.status_code}"
+        except httpx.TransportError as exc:
+            reason = f"nothing answers ({type(exc).__name__})"
+        if time.monotonic() >= deadline:
+            raise TimeoutError(f"the service at {server} has no model ready after {timeout:g} s: {reason}")
+        time.sleep(poll_s)
 
 
 class StreamClient:

@@ -73,6 +73,25 @@ def test_percept_stream_bad_source_is_one_sentence(base, tmp_path):
     assert result.exit_code == 1 and "Traceback" not in result.output
 
 
+def test_percept_stream_waits_for_the_model_then_says_why_it_gave_up(test_data):
+    clip = next(test_data.glob("vtest_clip.*"))
+    source = ListSource(models={}, version=None)  # no champion: the service never becomes ready
+    app = create_app(ServiceSettings(poll_interval_s=0), source=source, loader=stub_loader(source))
+    with running(app) as url:
+        result = CliRunner().invoke(cli_app, ["stream", str(clip), "--server", url, "--wait", "0.5"])
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    assert "no model ready after 0.5 s" in result.output
+
+
+def test_percept_stream_to_nothing_is_one_sentence(test_data):
+    from services.perception.testing import free_port
+
+    clip = next(test_data.glob("vtest_clip.*"))
+    server = f"http://127.0.0.1:{free_port()}"
+    result = CliRunner().invoke(cli_app, ["stream", str(clip), "--server", server, "--wait", "0.3"])
+    assert result.exit_code == 1 and "nothing answers" in result.output and "Traceback" not in result.output
+
+
 def test_bridge_runner_emits_warning_for_approaching_lead(base):
     calib = {"fx": 300.0, "fy": 300.0, "cx": 160.0, "cy": 120.0, "height_m": 1.5, "pitch_rad": 0.0,
              "width": 320, "height": 240}
