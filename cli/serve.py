@@ -90,6 +90,7 @@ def stream(
         if wait > 0:
             with console.status(f"waiting for {server} to have a model loaded"):
                 wait_ready(server, wait)
+            started = time.perf_counter()  # the rate below is of streaming, not of waiting
         if camera is not None:
             _put_calibration(server, stream_id, camera)
         with (
