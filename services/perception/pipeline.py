@@ -7,9 +7,9 @@
 The batcher takes the first waiting frame, waits at most ``batch_window_ms`` after its arrival for
 more (up to ``max_batch``), drops frames that already waited longer than the staleness budget, and
 runs the rest through one ``detect`` call; when another detect worker is idle, the waiting frames
-are split between them instead (two half batches, one per core). Detection and tracking are two stages: while batch k is
-tracked and published, batch k+1 is already in ORT, so the detector does not sit idle while replies
-go out and the next frames come in. Batches are tracked and published strictly in the order they
+are split between them instead (two half batches, one per core). Detection and tracking are two
+stages: while batch k is tracked and published, batch k+1 is already in ORT, so the detector does
+not sit idle while replies go out and the next frames come in. Batches are tracked and published strictly in the order they
 were formed, on one thread, which keeps each stream's frames in arrival order, as the trackers need.
 At most ``detect_workers`` batches are in ORT and one more is being tracked, so nothing queues
 unbounded. A batch that shares the cores (another batch is in ORT, or is formed right beside it)
