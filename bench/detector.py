@@ -30,11 +30,11 @@ def run(
     *, minutes: float | None = None, overrides: Mapping[str, Any] | None = None, work: Path | None = None
 ) -> list[dict]:
     """Rows: one for all classes then one per class (``map50``, ``map``, ``train_s``, ...)."""
-    from perception.config import load_params, override
+    from bench import shipped_detector_config
+    from perception.config import override
     from perception.data.synthetic import write_dataset
     from perception.eval.detection import evaluate_detector
     from perception.models import TorchDetector, load_detector, train_detector
-    from perception.models.config import config_from_params
 
     minutes = float(os.environ.get("PERCEPT_BENCH_MINUTES", 10)) if minutes is None else minutes
     overrides = json.loads(os.environ.get("PERCEPT_BENCH_OVERRIDES", "{}")) if overrides is None else overrides
@@ -44,7 +44,7 @@ def run(
         if not (data / "dataset.yaml").exists():
             write_dataset(data, sequences=SEQUENCES, frames=FRAMES, seed=SEED)
         budget = {"max_train_minutes": minutes} if minutes > 0 else {}
-        shipped = config_from_params(load_params(Path(__file__).resolve().parents[1] / "params.yaml"))
+        shipped = shipped_detector_config()
         config = override(shipped, {"epochs": 1000, "threads": 2, **overrides, **budget})
         start, cpu_start = time.perf_counter(), time.process_time()
         result = train_detector(data_root=data, out_dir=work / "train", config=config)

@@ -20,11 +20,11 @@ REPEATS = 30
 
 def run(*, repeats: int = REPEATS, threads: int = 2) -> list[dict]:
     """Rows ``{input, runtime, batch, median_ms, p99_ms, per_image_ms}``."""
-    from perception.config import load_params, override
+    from bench import shipped_detector_config
+    from perception.config import override
     from perception.models import DetectorConfig
-    from perception.models.config import config_from_params
 
-    shipped = config_from_params(load_params(Path(__file__).resolve().parents[1] / "params.yaml"))
+    shipped = shipped_detector_config()
     configs = [DetectorConfig(input_size=320, score_threshold=0.3), override(shipped, {"score_threshold": 0.3})]
     return [row for config in dict.fromkeys(configs) for row in _rows(config, repeats=repeats, threads=threads)]
 

@@ -193,13 +193,12 @@ def run(
     old_home = os.environ.get("PERCEPT_HOME")
     os.environ["PERCEPT_HOME"] = str(tmp / "home")
     try:
-        from perception.config import load_params
-        from perception.models.config import config_from_params
+        from bench import shipped_detector_config
         from registry.bundles import register_bundle
         from registry.ledger import move_alias
         from services.perception.testing import free_port, untrained_bundle, wait_ready
 
-        shipped = config_from_params(load_params(Path(__file__).resolve().parents[1] / "params.yaml"))
+        shipped = shipped_detector_config()
         bundle = untrained_bundle(tmp / "b1", input_size=shipped.input_size, input_height=shipped.input_height)
         shutil.copytree(bundle, tmp / "b2")
         v1 = register_bundle(bundle).version

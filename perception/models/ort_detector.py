@@ -18,13 +18,17 @@ REQUIRED_KEYS = ("input_size", "mean", "std", "class_names", "score_threshold", 
                  "max_detections", "input_name", "output_names")
 
 
+def input_shape(preprocess: Mapping[str, Any]) -> tuple[Any, Any]:
+    """``(height, width)`` of the network input; square-input bundles have no ``input_height``."""
+    return preprocess.get("input_height", preprocess["input_size"]), preprocess["input_size"]
+
+
 def check_preprocess(preprocess: Mapping[str, Any]) -> None:
     """Raise ``ValueError`` naming the first missing or malformed key of a ``preprocess`` dict."""
     missing = [k for k in REQUIRED_KEYS if k not in preprocess]
     if missing:
         raise ValueError(f"preprocess is missing key(s) {missing}")
-    for key in ("input_size", "input_height"):  # input_height is absent from square-input bundles
-        value = preprocess.get(key, preprocess["input_size"])
+    for key, value in zip(("input_height", "input_size"), input_shape(preprocess)):
         if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
             raise ValueError(f"preprocess {key} must be a positive int, got {value!r}")
     for key in ("mean", "std"):
@@ -54,6 +58,8 @@ class OrtDetector:
         other requests and other processes need (2 cores, shared: ORT 26 -> 53 CPU-ms per frame)."""
         check_preprocess(preprocess)
         self.preprocess = dict(preprocess)
+        self.input_shape: tuple[int, int] = input_shape(preprocess)
+        """``(height, width)`` of the network input."""
         options = ort.SessionOptions()
         options.intra_op_num_threads = threads
         options.add_session_config_entry("session.intra_op.allow_spinning", "1" if spin else "0")
@@ -70,11 +76,6 @@ class OrtDetector:
         if all(isinstance(d, int) for d in graph_hw) and graph_hw != self.input_shape:
             raise ValueError(f"{onnx_path}: graph takes {graph_hw[0]}x{graph_hw[1]} (h x w) images, preprocess says "
                              f"{self.input_shape[0]}x{self.input_shape[1]}")
-
-    @property
-    def input_shape(self) -> tuple[int, int]:
-        """``(height, width)`` of the network input."""
-        return self.preprocess.get("input_height", self.preprocess["input_size"]), self.preprocess["input_size"]
 
     @property
     def class_names(self) -> list[str]:
